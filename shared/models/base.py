@@ -32,6 +32,7 @@ class Scorer(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.meta: dict[str, Any] = {}
+        self.tokens_seen = 0  # non-padding tokens fed to the encoder so far (for throughput and MFU figures)
 
     @property
     def device(self) -> torch.device:

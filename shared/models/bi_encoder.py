@@ -45,10 +45,16 @@ class BiEncoder(Scorer):
     def from_backbone(cls, backbone: str | None = None, max_length: int = 256) -> BiEncoder:
         return cls(resolve_backbone(backbone), max_length=max_length, backbone=backbone_label(backbone))
 
+    @property
+    def dim(self) -> int:
+        get = getattr(self.st, "get_embedding_dimension", None) or self.st.get_sentence_embedding_dimension
+        return int(get())
+
     def embed(self, texts: Sequence[str]) -> torch.Tensor:
         """Differentiable, normalised embeddings [N, dim]."""
         prep = getattr(self.st, "preprocess", None) or self.st.tokenize  # sentence-transformers 6 renamed it
         features = {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in prep(list(texts)).items()}
+        self.tokens_seen += int(features["attention_mask"].sum())
         return self.st(features)["sentence_embedding"]
 
     def pair_scores(self, queries: Sequence[str], docs: Sequence[str]) -> torch.Tensor:
@@ -69,7 +75,7 @@ class BiEncoder(Scorer):
     def encode(self, texts: Sequence[str], batch_size: int = 128, progress: bool | str = False) -> np.ndarray:
         """Inference embeddings (float32 numpy), length-sorted batches, bf16 on CUDA."""
         order = np.argsort([-len(t) for t in texts], kind="stable")
-        out = np.empty((len(texts), self.st.get_sentence_embedding_dimension()), dtype=np.float32)
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
         desc = progress if isinstance(progress, str) else "encoding"
         with eval_mode(self), torch.inference_mode(), autocast(self.device):
             for start in tqdm(

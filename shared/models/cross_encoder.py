@@ -44,6 +44,7 @@ class CrossEncoder(Scorer):
             padding=True,
             return_tensors="pt",
         )
+        self.tokens_seen += int(enc["attention_mask"].sum())
         return {k: v.to(self.device) for k, v in enc.items()}
 
     def pair_scores(self, queries: Sequence[str], docs: Sequence[str]) -> torch.Tensor:

@@ -70,6 +70,7 @@ class LateInteraction(Scorer):
         ids, att = enc["input_ids"], enc["attention_mask"]
         ids = torch.cat([ids[:, :1], torch.full_like(ids[:, :1], marker), ids[:, 1:]], dim=1)
         att = torch.cat([att[:, :1], torch.ones_like(att[:, :1]), att[:, 1:]], dim=1)
+        self.tokens_seen += int(att.sum())
         if fixed:  # query augmentation: [MASK] in every padding slot, attended to
             ids = torch.where(att.bool(), ids, torch.full_like(ids, self.mask_id))
             att = torch.ones_like(att)

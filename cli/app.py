@@ -1,0 +1,57 @@
+"""The ``ranksuite`` command: global options, then one sub-app per area (``ir``, ``models``, each domain)."""
+
+from __future__ import annotations
+
+import typer
+
+from ranksuite import __version__
+from ranksuite.cli import demo as demo_module
+from ranksuite.cli import ir, models
+from ranksuite.cli.common import GlobalOptions
+
+app = typer.Typer(
+    name="ranksuite",
+    help=(
+        "Domain-specific neural rankers that run offline.\n\n"
+        "Start with `ranksuite demo`, then `ranksuite ir evaluate --data DIR --model bm25`. "
+        "Every command has --help with an example."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ranksuite {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    device: str = typer.Option("auto", help="auto (cuda > mps > cpu) | cpu | cuda | cuda:N"),
+    seed: int = typer.Option(42, help="seed for sampling, data order and initialisation"),
+    json_out: bool = typer.Option(False, "--json", help="print machine-readable JSON instead of tables"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="more logging"),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print the version"
+    ),
+) -> None:
+    """Global options go before the sub-command: ranksuite --json ir evaluate ..."""
+    ctx.obj = GlobalOptions(
+        device=None if device == "auto" else device, seed=seed, json=json_out, verbose=verbose
+    )
+
+
+app.add_typer(ir.app, name="ir")
+app.add_typer(models.app, name="models")
+app.command("demo")(demo_module.demo)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,349 @@
+"""``ranksuite ir``: the shared core on any BEIR-layout test collection — rank, evaluate, train, distil, merge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ranksuite.cli.common import console, friendly_errors, metrics_table, options, print_json
+
+app = typer.Typer(
+    help="Rank, evaluate and train on any BEIR-layout collection (corpus.jsonl, queries.jsonl, qrels/<split>.tsv).",
+    no_args_is_help=True,
+)
+
+DATA = typer.Option(..., "--data", help="BEIR folder: corpus.jsonl[.gz], queries.jsonl, qrels/<split>.tsv")
+MODEL_HELP = (
+    "bm25 | bm25-stem | minilm-bi | mpnet-bi | PATH of a saved model (a cross/ColBERT model reranks BM25)"
+)
+
+
+@app.command()
+@friendly_errors
+def evaluate(
+    ctx: typer.Context,
+    data: Path = DATA,
+    split: str = typer.Option("test", help="qrels split to evaluate on"),
+    model: str = typer.Option("bm25", help=MODEL_HELP),
+    rerank: str | None = typer.Option(
+        None, help="rerank the first stage's top-k with this model (PATH or minilm-bi)"
+    ),
+    top_k: int = typer.Option(100, help="how many first-stage documents to rerank"),
+    out: Path | None = typer.Option(None, help="folder for metrics.json, run.trec, per_query.csv, report.md"),
+    batch_size: int = typer.Option(64, help="scoring batch size"),
+) -> None:
+    """Rank a collection and report nDCG@10, MRR@10, MAP and R@100 (ir-measures, i.e. trec_eval's definitions).
+
+    Examples:
+      ranksuite ir evaluate --data ../shared/data/ir/scifact --model bm25 --out runs/scifact-bm25
+      ranksuite ir evaluate --data ../shared/data/ir/scifact --model minilm-bi
+      ranksuite ir evaluate --data ../shared/data/ir/scifact --model bm25 --rerank runs/ce/model --top-k 100
+    """
+    from ranksuite.shared.evaluation import evaluate_collection
+
+    opts = options(ctx)
+    result = evaluate_collection(
+        data,
+        split,
+        model,
+        rerank,
+        top_k,
+        out,
+        device=opts.device,
+        batch_size=batch_size,
+        progress=not opts.json,
+    )
+    if opts.json:
+        print_json(result)
+        return
+    row = {"model": result["model"], **{k: result[k] for k in ("ndcg@10", "mrr@10", "map", "recall@100")}}
+    console.print(
+        metrics_table(
+            f"{result['dataset']} / {split} ({result['queries']} queries)",
+            [row],
+            ["model", "ndcg@10", "mrr@10", "map", "recall@100"],
+        )
+    )
+    if out:
+        console.print(f"wrote {out}/metrics.json, run.trec, per_query.csv, report.md")
+
+
+@app.command()
+@friendly_errors
+def rank(
+    ctx: typer.Context,
+    data: Path = DATA,
+    split: str = typer.Option("test", help="whose queries to rank (the queries with qrels in this split)"),
+    model: str = typer.Option("bm25", help=MODEL_HELP),
+    rerank: str | None = typer.Option(None, help="rerank the first stage's top-k with this model"),
+    top_k: int = typer.Option(100, help="first-stage documents to rerank"),
+    depth: int = typer.Option(1000, help="documents per query in the run (first stage only)"),
+    out: Path = typer.Option(..., help="TREC run file to write"),
+) -> None:
+    """Write a TREC run (qid Q0 docno rank score tag) for the split's queries.
+
+    Example:  ranksuite ir rank --data ../shared/data/ir/scifact --model bm25 --out runs/scifact-bm25.trec
+    """
+    from ranksuite.shared.data import load_beir, write_run
+    from ranksuite.shared.retrieval import retrieve
+
+    opts = options(ctx)
+    coll = load_beir(data, split)
+    result = retrieve(
+        coll, model, rerank, top_k=top_k, depth=depth, device=opts.device, progress=not opts.json
+    )
+    write_run(result.run, out, tag=Path(model).name)
+    summary = {
+        "run": str(out),
+        "queries": coll.queries.height,
+        "rows": result.run.height,
+        "model": result.description,
+    }
+    if opts.json:
+        print_json(summary)
+    else:
+        console.print(
+            f"wrote {summary['rows']} rows for {summary['queries']} queries to {out} ({result.description})"
+        )
+
+
+@app.command()
+@friendly_errors
+def train(
+    ctx: typer.Context,
+    data: Path = DATA,
+    split: str = typer.Option("train", help="qrels split to train on"),
+    arch: str = typer.Option("cross", help="cross | bi | colbert"),
+    backbone: str = typer.Option("minilm", help="minilm | mpnet | smollm2 | PATH"),
+    loss: str = typer.Option("contrastive", help="bce | contrastive | infonce | margin-mse | kl | ranknet"),
+    teacher_scores: Path | None = typer.Option(
+        None, help="groups file scored by `ir teacher-score` (for KD losses)"
+    ),
+    init: str | None = typer.Option(
+        None, help="start from this run or model folder (multi-stage fine-tuning)"
+    ),
+    dev_split: str | None = typer.Option(
+        None, help="dev split for early stopping; default: 10% of train queries"
+    ),
+    out: Path = typer.Option(..., help="run folder (config, checkpoint, log, plot, best/, model/)"),
+    epochs: float = typer.Option(1.0),
+    batch_size: int = typer.Option(16, help="groups per optimizer step (global)"),
+    grad_accum: int = typer.Option(1),
+    lr: float = typer.Option(2e-5),
+    group_size: int = typer.Option(8, help="1 positive + (group_size - 1) hard negatives"),
+    depth: int = typer.Option(200, help="negatives are sampled from BM25's top-depth"),
+    max_length: int = typer.Option(256),
+    max_steps: int | None = typer.Option(None),
+    eval_every: int | None = typer.Option(
+        None, help="steps between dev evaluations (default: once an epoch)"
+    ),
+    patience: int | None = typer.Option(None, help="stop after this many evaluations without improvement"),
+    dev_queries: int = typer.Option(200, help="dev queries sampled for evaluation"),
+    resume: bool = typer.Option(False, help="continue from the run folder's checkpoint"),
+    no_bf16: bool = typer.Option(False, "--no-bf16", help="disable bf16 autocast on CUDA"),
+) -> None:
+    """Fine-tune a ranker with any loss; the dev set picks the best checkpoint (never worse than the start).
+
+    Examples:
+      ranksuite ir train --data ../shared/data/ir/scifact --arch cross --loss contrastive --out runs/ce-C
+      ranksuite ir teacher-score --model runs/ce-C --data ../shared/data/ir/scifact --out runs/teacher.parquet
+      ranksuite ir train --data ../shared/data/ir/scifact --arch bi --loss margin-mse \\
+          --teacher-scores runs/teacher.parquet --out runs/bi-kd
+      torchrun --nproc_per_node 2 -m ranksuite.cli.app ir train ...   (same command, several processes)
+    """
+    from ranksuite.shared.training import TrainConfig
+    from ranksuite.shared.training.ir_train import RankerSpec, train_ranker
+
+    opts = options(ctx)
+    config = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        lr=lr,
+        max_steps=max_steps,
+        seed=opts.seed,
+        bf16=not no_bf16,
+        eval_every=eval_every,
+        patience=patience,
+        device=opts.device,
+    )
+    spec = RankerSpec(
+        arch=arch, backbone=backbone, init=init, loss=loss, group_size=group_size, max_length=max_length
+    )
+    result = train_ranker(
+        data,
+        out,
+        spec,
+        config,
+        split=split,
+        dev_split=dev_split,
+        groups_file=teacher_scores,
+        depth=depth,
+        dev_queries=dev_queries,
+        resume=resume,
+        progress=not opts.json,
+    )
+    summary = {
+        "run": str(out),
+        "model": str(result.model_dir),
+        "steps": result.steps,
+        "initial_dev": result.initial,
+        "best_dev": result.best,
+        "best_step": result.best_step,
+        "samples_per_s": result.samples_per_s,
+    }
+    if opts.json:
+        print_json(summary)
+    else:
+        console.print(
+            f"model: {result.model_dir}  (best dev step {result.best_step} of {result.steps}; "
+            f"{result.samples_per_s:.1f} groups/s)"
+        )
+        if result.initial and result.best:
+            console.print(
+                f"dev ndcg@10: {result.initial.get('ndcg@10', 0):.4f} at start -> "
+                f"{result.best.get('ndcg@10', 0):.4f} best"
+            )
+
+
+@app.command("teacher-score")
+@friendly_errors
+def teacher_score(
+    ctx: typer.Context,
+    model: str = typer.Option(..., help="teacher: a run or model folder (usually a cross-encoder)"),
+    data: Path = DATA,
+    split: str = typer.Option("train"),
+    out: Path = typer.Option(..., help="Parquet file: qid, query, docnos, teacher"),
+    groups: Path | None = typer.Option(None, help="score this groups file instead of mining new groups"),
+    group_size: int = typer.Option(8),
+    depth: int = typer.Option(200),
+    batch_size: int = typer.Option(64),
+) -> None:
+    """Score training groups once with a teacher, so students train later without the teacher in memory.
+
+    Example:  ranksuite ir teacher-score --model runs/ce-C --data ../shared/data/ir/scifact --out runs/teacher.parquet
+    """
+    from ranksuite.shared.distill.teacher import teacher_score_collection
+
+    opts = options(ctx)
+    path, n = teacher_score_collection(
+        model,
+        data,
+        split,
+        out,
+        groups,
+        group_size=group_size,
+        depth=depth,
+        seed=opts.seed,
+        device=opts.device,
+        batch_size=batch_size,
+        progress=not opts.json,
+    )
+    if opts.json:
+        print_json({"out": str(path), "groups": n})
+    else:
+        console.print(f"wrote teacher scores for {n} groups to {path}")
+
+
+@app.command()
+@friendly_errors
+def multistage(
+    ctx: typer.Context,
+    data: Path = DATA,
+    schedule: str = typer.Option(
+        "C>D", help="stages: C (contrastive), D (RankNet distillation), e.g. C, D, C>D, D>C"
+    ),
+    teacher_scores: Path | None = typer.Option(None, help="teacher-scored groups (needed by D stages)"),
+    arch: str = typer.Option("cross"),
+    backbone: str = typer.Option("minilm"),
+    split: str = typer.Option("train"),
+    dev_split: str | None = typer.Option(None),
+    out: Path = typer.Option(
+        ..., help="folder holding one run per stage; the last stage's model is the result"
+    ),
+    epochs: float = typer.Option(1.0),
+    batch_size: int = typer.Option(16),
+    lr: float = typer.Option(1e-5, help="Pezzuti et al. use 1e-5"),
+    group_size: int = typer.Option(8),
+    max_steps: int | None = typer.Option(None, help="per stage"),
+    dev_queries: int = typer.Option(200),
+) -> None:
+    """Multi-stage fine-tuning (Pezzuti et al.): C, D, C>D or D>C from one command; each stage starts from the last.
+
+    Example:  ranksuite ir multistage --data ../shared/data/ir/scifact --schedule "C>D" \\
+                  --teacher-scores runs/teacher.parquet --out runs/ce-CD
+    """
+    from ranksuite.shared.distill.stages import run_schedule
+    from ranksuite.shared.training import TrainConfig
+
+    opts = options(ctx)
+    config = TrainConfig(
+        epochs=epochs, batch_size=batch_size, lr=lr, max_steps=max_steps, seed=opts.seed, device=opts.device
+    )
+    results = run_schedule(
+        data,
+        out,
+        schedule,
+        config,
+        arch=arch,
+        backbone=backbone,
+        teacher_scores=teacher_scores,
+        split=split,
+        dev_split=dev_split,
+        group_size=group_size,
+        dev_queries=dev_queries,
+        progress=not opts.json,
+    )
+    rows = [{"run": str(r.run_dir), "stage": name, **(r.best or {})} for name, r in results]
+    if opts.json:
+        print_json(rows)
+    else:
+        console.print(
+            metrics_table(f"schedule {schedule} (dev)", rows, ["stage", "run", "ndcg@10", "mrr@10"])
+        )
+
+
+@app.command()
+@friendly_errors
+def merge(
+    ctx: typer.Context,
+    a: Path = typer.Argument(..., help="first run or model folder"),
+    b: Path = typer.Argument(..., help="second run or model folder (same architecture and backbone)"),
+    method: str = typer.Option("linear", help="linear | slerp"),
+    alpha: float = typer.Option(0.5, help="weight of B (0 = A, 1 = B)"),
+    out: Path = typer.Option(..., help="folder for the merged model"),
+    data: Path | None = typer.Option(None, help="if given, evaluate A, B and the merge on this collection"),
+    split: str = typer.Option("test"),
+    top_k: int = typer.Option(100),
+) -> None:
+    """Merge two rankers fine-tuned from the same backbone (linear or SLERP interpolation of their weights).
+
+    Example:  ranksuite ir merge runs/ce-C runs/ce-D --method slerp --out runs/ce-merged \\
+                  --data ../shared/data/ir/scifact
+    """
+    from ranksuite.shared.models.merge import merge_models
+
+    opts = options(ctx)
+    path = merge_models(a, b, out, method=method, alpha=alpha)
+    rows = []
+    if data is not None:
+        from ranksuite.shared.evaluation import evaluate_collection
+
+        for name, model in (("A", a), ("B", b), ("merged", path)):
+            res = evaluate_collection(
+                data, split, "bm25", str(model), top_k, None, device=opts.device, progress=not opts.json
+            )
+            rows.append(
+                {"name": name, "model": str(model), **{k: res[k] for k in ("ndcg@10", "mrr@10", "map")}}
+            )
+    if opts.json:
+        print_json({"out": str(path), "evaluation": rows})
+        return
+    console.print(f"merged model: {path}")
+    if rows:
+        console.print(
+            metrics_table(
+                f"merge ({method}, alpha={alpha})", rows, ["name", "ndcg@10", "mrr@10", "map", "model"]
+            )
+        )

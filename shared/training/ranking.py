@@ -1,0 +1,86 @@
+"""Glue between ranking data and the trainer: the step function and the dev-set evaluator for text rankers.
+
+Every loss in :mod:`ranksuite.shared.losses` trains every scorer through one step function: the scorer's
+``group_scores`` gives [B, G] (or [B, B*G] in-batch for ``infonce``), the loss compares it with its target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import polars as pl
+import torch
+
+from ranksuite.shared.data.beir import Collection
+from ranksuite.shared.losses import NEEDS_TEACHER, build_loss
+from ranksuite.shared.metrics.ir import evaluate_run
+from ranksuite.shared.models.base import Scorer
+from ranksuite.shared.retrieval.rerank import rerank
+
+
+def group_examples(groups: pl.DataFrame, group_size: int | None = None) -> list[dict[str, Any]]:
+    """Rows of a groups frame as dicts, cut to ``group_size`` documents (positive + first negatives)."""
+    cols = ["query", "docnos"] + (["teacher"] if "teacher" in groups.columns else [])
+    out = []
+    for row in groups.select(cols).iter_rows(named=True):
+        if group_size:
+            row["docnos"] = row["docnos"][:group_size]
+            if "teacher" in row:
+                row["teacher"] = row["teacher"][:group_size]
+        out.append(row)
+    return out
+
+
+def ranking_step_fn(
+    loss_name: str, doc_texts: dict[str, str], **loss_kwargs: Any
+) -> Callable[[Scorer, list[dict[str, Any]]], tuple[torch.Tensor, dict[str, float]]]:
+    """A trainer step for ``loss_name`` over group examples (``query``, ``docnos``[, ``teacher``])."""
+    loss_fn = build_loss(loss_name, **loss_kwargs)
+    in_batch = loss_name == "infonce"
+    needs_teacher = NEEDS_TEACHER[loss_name]
+
+    def step(model: Scorer, examples: list[dict[str, Any]]) -> tuple[torch.Tensor, dict[str, float]]:
+        if in_batch and not model.supports_in_batch:
+            raise ValueError(f"loss 'infonce' needs a bi-encoder or ColBERT scorer, not {model.architecture}")
+        before = model.tokens_seen
+        queries = [ex["query"] for ex in examples]
+        docs = [doc_texts[d] for ex in examples for d in ex["docnos"]]
+        scores = model.group_scores(queries, docs, in_batch=in_batch).float()
+        g = len(examples[0]["docnos"])
+        if needs_teacher:
+            if "teacher" not in examples[0]:
+                raise ValueError(f"loss {loss_name!r} needs teacher scores (--teacher-scores FILE)")
+            targets = torch.tensor(
+                [ex["teacher"] for ex in examples], dtype=torch.float32, device=scores.device
+            )
+        elif loss_name == "bce":
+            targets = torch.zeros(len(examples), g, device=scores.device)
+            targets[:, 0] = 1.0
+        else:
+            targets = None
+        return loss_fn(scores, targets), {"tokens": float(model.tokens_seen - before)}
+
+    return step
+
+
+def rerank_evaluator(
+    collection: Collection,
+    first_stage: pl.DataFrame,
+    k: int = 100,
+    max_queries: int | None = None,
+    batch_size: int = 64,
+    seed: int = 0,
+) -> Callable[[Scorer], dict[str, float]]:
+    """Evaluate a scorer by reranking the first stage's top-``k`` on (a fixed sample of) the dev queries."""
+    qids = collection.queries["qid"].to_list()
+    if max_queries and len(qids) > max_queries:
+        qids = pl.Series(qids).sample(max_queries, seed=seed).sort().to_list()
+    run = first_stage.filter(pl.col("qid").is_in(qids))
+    qrels = collection.qrels.filter(pl.col("qid").is_in(qids))
+    queries, docs = collection.query_texts(), collection.doc_texts()
+
+    def evaluate(model: Scorer) -> dict[str, float]:
+        return evaluate_run(rerank(model, run, queries, docs, k=k, batch_size=batch_size), qrels)
+
+    return evaluate
