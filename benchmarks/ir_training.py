@@ -39,6 +39,12 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-5)
     ap.add_argument("--top-k", type=int, default=100)
+    ap.add_argument(
+        "--max-steps", type=int, default=None, help="cap on optimizer steps per run (CPU budgets)"
+    )
+    ap.add_argument("--max-length", type=int, default=256)
+    ap.add_argument("--group-size", type=int, default=8)
+    ap.add_argument("--dev-queries", type=int, default=100)
     ap.add_argument("--quick", action="store_true", help="2 steps a run: a smoke test of the whole table")
     args = ap.parse_args()
     out = Path(args.out)
@@ -48,7 +54,14 @@ def main() -> None:
     gpu = torch.cuda.get_device_name(0) if device == "cuda" else "cpu"
 
     def cfg(**kw: float) -> TrainConfig:
-        base = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, log_every=10, device=device)
+        base = dict(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            log_every=10,
+            device=device,
+            max_steps=args.max_steps,
+        )
         if args.quick:
             base.update(max_steps=2, batch_size=4)
         base.update(kw)

@@ -6,7 +6,7 @@ import typer
 
 from ranksuite import __version__
 from ranksuite.cli import demo as demo_module
-from ranksuite.cli import ir, models
+from ranksuite.cli import datasets, ir, models
 from ranksuite.cli.common import GlobalOptions
 
 app = typer.Typer(
@@ -46,6 +46,7 @@ def root(
 
 app.add_typer(ir.app, name="ir")
 app.add_typer(models.app, name="models")
+app.add_typer(datasets.app, name="datasets")
 app.command("demo")(demo_module.demo)
 
 

@@ -132,7 +132,11 @@ def train(
     grad_accum: int = typer.Option(1),
     lr: float = typer.Option(2e-5),
     group_size: int = typer.Option(8, help="1 positive + (group_size - 1) hard negatives"),
-    depth: int = typer.Option(200, help="negatives are sampled from BM25's top-depth"),
+    depth: int = typer.Option(200, help="negatives are sampled from the first stage's top-depth"),
+    negatives: str = typer.Option(
+        "bm25", help="first stage that mines hard negatives: bm25 | minilm-bi | PATH"
+    ),
+    sampling: str = typer.Option("random", help="random (uniform over top-depth) | top (the highest-ranked)"),
     max_length: int = typer.Option(256),
     max_steps: int | None = typer.Option(None),
     eval_every: int | None = typer.Option(
@@ -140,6 +144,7 @@ def train(
     ),
     patience: int | None = typer.Option(None, help="stop after this many evaluations without improvement"),
     dev_queries: int = typer.Option(200, help="dev queries sampled for evaluation"),
+    dev_top_k: int = typer.Option(100, help="BM25 documents reranked per dev query"),
     resume: bool = typer.Option(False, help="continue from the run folder's checkpoint"),
     no_bf16: bool = typer.Option(False, "--no-bf16", help="disable bf16 autocast on CUDA"),
 ) -> None:
@@ -180,7 +185,10 @@ def train(
         dev_split=dev_split,
         groups_file=teacher_scores,
         depth=depth,
+        negatives_from=negatives,
+        sampling=sampling,
         dev_queries=dev_queries,
+        dev_top_k=dev_top_k,
         resume=resume,
         progress=not opts.json,
     )

@@ -38,6 +38,7 @@ def run_schedule(
     dev_split: str | None = None,
     group_size: int = 8,
     dev_queries: int = 200,
+    max_length: int = 256,
     progress: bool = True,
 ) -> list[tuple[str, TrainResult]]:
     stages = parse_schedule(schedule)
@@ -48,7 +49,7 @@ def run_schedule(
     init: str | None = None
     for i, stage in enumerate(stages, start=1):
         loss = STAGE_LOSSES[stage]
-        spec = RankerSpec(arch=arch, backbone=backbone, init=init, loss=loss, group_size=group_size)
+        spec = RankerSpec(arch, backbone, init=init, loss=loss, group_size=group_size, max_length=max_length)
         run_dir = out / f"stage{i}-{stage}"
         result = train_ranker(
             data,

@@ -46,6 +46,14 @@ class Scorer(nn.Module):
         """Differentiable scores [N] for N aligned (query, document) pairs."""
         raise NotImplementedError
 
+    @staticmethod
+    def group_size(queries: Sequence[str], docs: Sequence[str]) -> int:
+        """G for B queries and B*G documents laid out group by group."""
+        b = len(queries)
+        if b == 0 or len(docs) % b:
+            raise ValueError(f"{len(docs)} documents do not split into groups for {b} queries")
+        return len(docs) // b
+
     def group_scores(
         self, queries: Sequence[str], docs: Sequence[str], in_batch: bool = False
     ) -> torch.Tensor:
@@ -54,10 +62,7 @@ class Scorer(nn.Module):
         Returns [B, G]; with ``in_batch=True`` (encoders only) the full [B, B*G] query x document matrix, where
         row i's own group is columns i*G .. i*G+G-1 and every other column is an in-batch negative.
         """
-        b = len(queries)
-        if b == 0 or len(docs) % b:
-            raise ValueError(f"{len(docs)} documents do not split into groups for {b} queries")
-        g = len(docs) // b
+        b, g = len(queries), self.group_size(queries, docs)
         if in_batch:
             raise ValueError(f"{self.architecture} scorers have no in-batch negatives; use a group-wise loss")
         rep = [q for q in queries for _ in range(g)]
@@ -88,6 +93,18 @@ class Scorer(nn.Module):
     # -- persistence --------------------------------------------------------------------------------------
     def save(self, path: str | Path, extra_meta: dict[str, Any] | None = None) -> Path:
         raise NotImplementedError
+
+    @classmethod
+    def load(cls, path: str | Path) -> Scorer:
+        """Rebuild a saved scorer from its folder: the constructor's settings are in ``ranksuite.json``."""
+        meta = read_meta(path)
+        model = cls(path, **meta.get("config", {}), backbone=meta.get("backbone"))  # type: ignore[call-arg]
+        model.meta = meta
+        model.load_extra(Path(path))
+        return model
+
+    def load_extra(self, path: Path) -> None:
+        """Weights kept outside the backbone's own files (ColBERT's projection); nothing by default."""
 
     def write_meta(self, path: Path, config: dict[str, Any], extra_meta: dict[str, Any] | None) -> None:
         """Write ``ranksuite.json``: what the folder is and how to load it, plus training provenance."""

@@ -18,7 +18,7 @@ from sentence_transformers.models import Normalize, Pooling
 from tqdm.auto import tqdm
 
 from ranksuite.shared.device import autocast, eval_mode
-from ranksuite.shared.models.base import Scorer, read_meta
+from ranksuite.shared.models.base import Scorer
 from ranksuite.shared.models.registry import backbone_label, resolve_backbone
 
 
@@ -63,14 +63,12 @@ class BiEncoder(Scorer):
     def group_scores(
         self, queries: Sequence[str], docs: Sequence[str], in_batch: bool = False
     ) -> torch.Tensor:
-        b = len(queries)
-        if b == 0 or len(docs) % b:
-            raise ValueError(f"{len(docs)} documents do not split into groups for {b} queries")
+        b, g = len(queries), self.group_size(queries, docs)
         q = self.embed(queries)
         d = self.embed(docs)
         if in_batch:
             return q @ d.T
-        return torch.einsum("bd,bgd->bg", q, d.view(b, len(docs) // b, -1))
+        return torch.einsum("bd,bgd->bg", q, d.view(b, g, -1))
 
     def encode(self, texts: Sequence[str], batch_size: int = 128, progress: bool | str = False) -> np.ndarray:
         """Inference embeddings (float32 numpy), length-sorted batches, bf16 on CUDA."""
@@ -92,10 +90,3 @@ class BiEncoder(Scorer):
         self.st.save(str(path))
         self.write_meta(path, {"max_length": self.max_length}, extra_meta)
         return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> BiEncoder:
-        meta = read_meta(path)
-        model = cls(path, **meta.get("config", {}), backbone=meta.get("backbone"))
-        model.meta = meta
-        return model

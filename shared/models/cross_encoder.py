@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from ranksuite.shared.models.base import Scorer, read_meta
+from ranksuite.shared.models.base import Scorer
 from ranksuite.shared.models.registry import backbone_label, resolve_backbone
 
 
@@ -57,10 +57,3 @@ class CrossEncoder(Scorer):
         self.tokenizer.save_pretrained(path)
         self.write_meta(path, {"max_length": self.max_length}, extra_meta)
         return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> CrossEncoder:
-        meta = read_meta(path)
-        model = cls(path, **meta.get("config", {}), backbone=meta.get("backbone"))
-        model.meta = meta
-        return model

@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoModel, AutoTokenizer
 
-from ranksuite.shared.models.base import Scorer, read_meta
+from ranksuite.shared.models.base import Scorer
 from ranksuite.shared.models.registry import backbone_label, resolve_backbone
 
 LINEAR_FILE = "colbert_linear.safetensors"
@@ -111,10 +111,7 @@ class LateInteraction(Scorer):
     def group_scores(
         self, queries: Sequence[str], docs: Sequence[str], in_batch: bool = False
     ) -> torch.Tensor:
-        b = len(queries)
-        if b == 0 or len(docs) % b:
-            raise ValueError(f"{len(docs)} documents do not split into groups for {b} queries")
-        g = len(docs) // b
+        b, g = len(queries), self.group_size(queries, docs)
         q = self.encode_queries(queries)
         d, mask = self.encode_docs(docs)
         if in_batch:
@@ -132,10 +129,5 @@ class LateInteraction(Scorer):
         self.write_meta(path, config, extra_meta)
         return path
 
-    @classmethod
-    def load(cls, path: str | Path) -> LateInteraction:
-        meta = read_meta(path)
-        model = cls(path, **meta.get("config", {}), backbone=meta.get("backbone"))
-        model.linear.weight.data.copy_(load_file(str(Path(path) / LINEAR_FILE))["weight"])
-        model.meta = meta
-        return model
+    def load_extra(self, path: Path) -> None:
+        self.linear.weight.data.copy_(load_file(str(path / LINEAR_FILE))["weight"])

@@ -10,11 +10,12 @@ Specs:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 
 from ranksuite.shared.data.beir import Collection
-from ranksuite.shared.models import MODELS, BiEncoder, Scorer, load_scorer
+from ranksuite.shared.models import MODELS, BiEncoder, OfflineModelError, Scorer, load_scorer
 from ranksuite.shared.retrieval.bm25 import BM25
 from ranksuite.shared.retrieval.dense import dense_search
 from ranksuite.shared.retrieval.rerank import rerank
@@ -32,6 +33,13 @@ def load_spec(spec: str, device: str | None = None) -> Scorer | str:
         return spec
     if spec.endswith("-bi") and spec[: -len("-bi")] in MODELS:
         return BiEncoder.from_backbone(spec[: -len("-bi")]).to_device(device)
+    if not Path(spec).expanduser().exists():  # e.g. a hub id: say what works offline instead
+        names = ", ".join(["bm25", "bm25-stem", *(f"{m}-bi" for m in MODELS)])
+        raise OfflineModelError(
+            f"{spec!r} is neither a model name nor a local folder. No model hub is reachable here: use one of "
+            f"{names} (backbones: {', '.join(MODELS)}; see `ranksuite models list`) or the path of a saved "
+            "model folder (for example one written by `ranksuite ir train`)."
+        )
     return load_scorer(spec).to_device(device)
 
 

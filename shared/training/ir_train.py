@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from ranksuite.shared.data.beir import Collection, load_beir
+from ranksuite.shared.device import seed_everything
 from ranksuite.shared.losses import NEEDS_TEACHER
 from ranksuite.shared.models import Scorer, build_scorer, load_scorer
 from ranksuite.shared.retrieval.pipeline import first_stage
@@ -79,18 +80,27 @@ def train_ranker(
     groups_file: str | Path | None = None,
     n_negatives: int | None = None,
     depth: int = 200,
+    negatives_from: str = "bm25",
+    sampling: str = "random",
     dev_queries: int | None = 200,
     dev_top_k: int = 100,
     resume: bool = False,
     progress: bool = True,
 ) -> TrainResult:
-    """Fine-tune a ranker; returns the trainer's result (the model folder is ``out/model``)."""
+    """Fine-tune a ranker; returns the trainer's result (the model folder is ``out/model``).
+
+    Without ``groups_file``, groups are mined here: one per (training query, relevant document), with negatives
+    sampled (``sampling``: random | top) from the top ``depth`` of ``negatives_from`` (``bm25``, ``minilm-bi`` or a
+    bi-encoder folder), and written to ``out/groups.parquet`` for inspection and reuse.
+    """
     out = Path(out)
     train = load_beir(data, split)
     if dev_split:
         dev = load_beir(data, dev_split, corpus=train.corpus)
     else:
         train, dev = split_dev(train, dev_fraction, config.seed)
+    if spec.loss not in NEEDS_TEACHER:
+        raise ValueError(f"unknown loss {spec.loss!r}; valid names: {', '.join(sorted(NEEDS_TEACHER))}")
     needs_teacher = NEEDS_TEACHER[spec.loss]
     if groups_file:
         groups = read_groups(groups_file, need_teacher=needs_teacher)
@@ -105,6 +115,7 @@ def train_ranker(
         )
         write_groups(groups, out / "groups.parquet")
     dev_first = first_stage("bm25", dev, k=dev_top_k).run
+    seed_everything(config.seed)  # new heads are initialised from the seed (and alike on every torchrun rank)
     model = build_model(spec)
     doc_texts = train.doc_texts()
     examples = group_examples(groups, spec.group_size)
