@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 
 from ranksuite import __version__
-from ranksuite.cli import demo as demo_module
 from ranksuite.cli import datasets, ir, models
+from ranksuite.cli import demo as demo_module
 from ranksuite.cli.common import GlobalOptions
 
 app = typer.Typer(

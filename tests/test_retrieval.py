@@ -45,7 +45,7 @@ def test_bm25_on_the_demo_collection(demo_dir: Path) -> None:
     assert evaluate_run(stem_run, test.qrels)["ndcg@10"] == pytest.approx(0.5880, abs=0.005)
     assert evaluate_run(train_run, train.qrels)["ndcg@10"] == pytest.approx(0.6869, abs=0.005)
     assert evaluate_run(train_stem_run, train.qrels)["ndcg@10"] == pytest.approx(0.7809, abs=0.005)
-    # the card's sanity figures (0.523 / 0.599 / 0.692 / 0.786) are nDCG@10 with exponential gains
+    # the card's bracketed figures (0.523 / 0.599 / 0.692 / 0.786) are nDCG@10 with exponential gains
     # (2^grade - 1: grade 2 counts 3), which is not what ranksuite reports; check that reading of them.
     exp_ndcg = ir_measures.nDCG(gains={0: 0, 1: 1, 2: 3}) @ 10
     for r, coll, card in (
