@@ -8,6 +8,7 @@ from ranksuite import __version__
 from ranksuite.cli import datasets, ir, models
 from ranksuite.cli import demo as demo_module
 from ranksuite.cli.common import GlobalOptions
+from ranksuite.domains.screening import cli as screening_cli
 
 app = typer.Typer(
     name="ranksuite",
@@ -47,6 +48,7 @@ def root(
 app.add_typer(ir.app, name="ir")
 app.add_typer(models.app, name="models")
 app.add_typer(datasets.app, name="datasets")
+app.add_typer(screening_cli.app, name="screening")
 app.command("demo")(demo_module.demo)
 
 

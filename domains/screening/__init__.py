@@ -1,0 +1,1 @@
+"""Screening prioritisation for systematic reviews: read the records reviewers export, rank them for screening."""
