@@ -11,14 +11,14 @@ ranksuite: it lives in its own benchmark venv, ``.venv-asreview/`` (git-ignored)
 ``import ranksuite`` fails, it creates ``$TMPDIR/ranksuite-shim-<uid>/ranksuite`` as a symlink to the
 repository root (the repository root *is* the package ``ranksuite``) and puts that folder on ``sys.path``. The
 only ranksuite code used is ``ranksuite.shared.metrics.screening`` (numpy only) and
-``benchmarks/screening_protocol.py`` (numpy only).
+``ranksuite.domains.screening.protocol`` (numpy only).
 
 Run (from the repository root)::
 
     .venv-asreview/bin/python benchmarks/screening_asreview.py \\
         --data ../shared/data/screening/clef_tar2017 --seeds 3 --out benchmarks/out
 
-Protocol (the one in ``benchmarks/screening_protocol.py``; ranksuite's ``screening simulate`` does the same):
+Protocol (the one in ``ranksuite.domains.screening.protocol``; ranksuite's ``screening simulate`` does the same):
 
 * For each review (``topics.csv`` order, or ``--reviews``) and each seed ``s`` in 0 … S−1:
 * records = the rows of ``reviews/<review_id>.csv.gz`` in file order; ASReview gets ``title``, ``abstract``
@@ -89,7 +89,7 @@ def _import_ranksuite() -> None:
 
 
 _import_ranksuite()
-from ranksuite.benchmarks.screening_protocol import prior_indices  # noqa: E402
+from ranksuite.domains.screening.protocol import prior_indices  # noqa: E402
 from ranksuite.shared.metrics.screening import screening_metrics  # noqa: E402
 
 
@@ -195,7 +195,7 @@ def _mean(rows: list[dict]) -> dict:
 
 def summarise(result: dict) -> dict:
     reviews = {}
-    for rid, rev in result["reviews"].items():
+    for rid, rev in sorted(result["reviews"].items()):
         runs = rev["seeds"]
         if not runs:
             continue
@@ -210,7 +210,7 @@ def summarise(result: dict) -> dict:
     return {
         "dataset": result["dataset"],
         "asreview": result["asreview"],
-        "protocol": "benchmarks/screening_protocol.py (1 include + 1 exclude prior per seed; stop at last include)",
+        "protocol": "domains/screening/protocol.py (1 include + 1 exclude prior per seed; stop at last include)",
         "n_reviews": len(reviews),
         "mean_over_reviews": _mean([r["mean"] for r in reviews.values()]) if reviews else {},
         "seconds": round(sum(r["seconds"] for r in reviews.values()), 1),

@@ -1,4 +1,4 @@
-"""The shared screening-simulation prior (benchmarks/screening_protocol.py): stable, one include + one exclude."""
+"""The shared screening-simulation prior (domains/screening/protocol.py): stable, one include + one exclude."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import zlib
 import numpy as np
 import pytest
 
-from ranksuite.benchmarks.screening_protocol import prior_indices, review_key
+from ranksuite.domains.screening.protocol import prior_indices, review_key
 
 
 def _labels(n: int = 2000, r: int = 100, seed: int = 7) -> np.ndarray:

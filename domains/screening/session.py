@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from rich.markup import escape
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from ranksuite.domains.screening.active import ActiveLearner
@@ -144,14 +143,39 @@ def highlight(text: str, terms: Sequence[str], style: str = "bold yellow") -> st
     """
     pattern = _terms_pattern(terms)
     if pattern is None or not text:
-        return escape(text or "")
+        return escape_markup(text or "")
     out, last = [], 0
     for m in pattern.finditer(text):
-        out.append(escape(text[last : m.start()]))
-        out.append(f"[{style}]{escape(m.group(0))}[/{style}]")
+        out.append(escape_markup(text[last : m.start()], tag_follows=True))
+        out.append(f"[{style}]{escape_markup(m.group(0), tag_follows=True)}[/{style}]")
         last = m.end()
-    out.append(escape(text[last:]))
+    out.append(escape_markup(text[last:]))
     return "".join(out)
+
+
+_BRACKET = re.compile(r"(\\*)\[")
+_TAG_LIKE = re.compile(r"\[[a-z#/@][^\[]*?]")
+
+
+def escape_markup(text: str, tag_follows: bool = False) -> str:
+    """``text`` as rich markup that renders back to exactly ``text`` (``rich.markup.escape`` misses a few cases).
+
+    Rich reads ``\\[`` as ``[`` and ``\\\\[tag]`` as a backslash and a tag, so: a tag-like ``[...]`` gets its
+    preceding backslashes doubled plus one; any other ``[`` after backslashes gets one more; trailing backslashes are
+    doubled when a tag follows.
+    """
+
+    def fix(m: re.Match[str]) -> str:
+        bs = m.group(1)
+        if _TAG_LIKE.match(text, m.end() - 1):
+            return bs * 2 + "\\["
+        return bs + "\\[" if bs else "["
+
+    out = _BRACKET.sub(fix, text)
+    if tag_follows:
+        stripped = out.rstrip("\\")
+        out = stripped + (len(out) - len(stripped)) * 2 * "\\"
+    return out
 
 
 # ----------------------------------------------------------------------------- estimates
@@ -337,17 +361,10 @@ class ScreeningProject:
         self.prior = np.asarray([r[8] for r in rows], dtype=np.float64)
         self.embeddings = self._array("embeddings")
         self.features = combined_features(tfidf_matrix(record_texts(self.records)), self.embeddings)
-        self._cache_key: int | None = None
+        self._cache_key: tuple[tuple[str, str], ...] | None = None
         self._cache_ranking: np.ndarray | None = None
 
     # -- opening ----------------------------------------------------------------------------------------------
-    @staticmethod
-    def _connect(path: Path) -> sqlite3.Connection:
-        conn = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        return conn
 
     @classmethod
     def open(cls, path: str | Path) -> ScreeningProject:
@@ -357,22 +374,24 @@ class ScreeningProject:
             raise FileNotFoundError(
                 f"{p}: no such screening project (create one with --records FILE --topic TEXT)"
             )
+        conn = sqlite3.connect(str(p), isolation_level=None, timeout=30.0)
         try:
-            conn = cls._connect(p)
-            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        except sqlite3.DatabaseError as exc:
-            raise ValueError(f"{p}: not a ranksuite screening project ({exc})") from exc
-        if meta.get("format") != FORMAT:
-            conn.close()
-            raise ValueError(f"{p}: not a ranksuite screening project (no '{FORMAT}' marker)")
-        if int(meta.get("schema_version", "0")) > SCHEMA_VERSION:
-            conn.close()
-            raise ValueError(
-                f"{p}: made by a newer ranksuite (schema {meta['schema_version']}); upgrade ranksuite"
-            )
-        try:
+            try:
+                meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            except sqlite3.DatabaseError as exc:
+                raise ValueError(f"{p}: not a ranksuite screening project ({exc})") from exc
+            if meta.get("format") != FORMAT:
+                raise ValueError(f"{p}: not a ranksuite screening project (no '{FORMAT}' marker)")
+            if int(meta.get("schema_version", "0")) > SCHEMA_VERSION:
+                raise ValueError(
+                    f"{p}: made by a newer ranksuite (schema {meta['schema_version']}); upgrade ranksuite"
+                )
+            # every decision is its own transaction, on disk when it returns (WAL + fsync on each commit)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
             return cls(p, conn)
-        except Exception:
+        except BaseException:
             conn.close()
             raise
 
@@ -654,11 +673,6 @@ class ScreeningProject:
             notes=self.notes(record_id),
         )
 
-    def _state(self) -> tuple[int, list[tuple[str, str]]]:
-        version = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
-        rows = self._conn.execute("SELECT record_id, decision FROM decisions ORDER BY seq").fetchall()
-        return int(version), rows
-
     def _labels_in_order(self) -> list[int]:
         return [
             1 if d == "include" else 0
@@ -672,8 +686,9 @@ class ScreeningProject:
 
         Skipped records are not in it (see :meth:`next_record`).
         """
-        version, rows = self._state()
-        if self._cache_key == version and self._cache_ranking is not None:
+        rows = self._conn.execute("SELECT record_id, decision FROM decisions ORDER BY seq").fetchall()
+        key = tuple(rows)
+        if self._cache_key == key and self._cache_ranking is not None:
             return self._cache_ranking
         learner = ActiveLearner(self.features, prior=self.prior, refit_every="each")
         skipped = np.zeros(len(self._ids), dtype=bool)
@@ -684,7 +699,7 @@ class ScreeningProject:
                 learner.label(self._index[rid], 1 if decision == "include" else 0)
         order = learner.ranking()
         order = order[~(self._duplicate[order] | skipped[order])]
-        self._cache_key, self._cache_ranking = version, order
+        self._cache_key, self._cache_ranking = key, order
         return order
 
     def next_record(self) -> ScreeningRecord | None:

@@ -12,10 +12,15 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from ranksuite.cli.common import console, err_console, friendly_errors, options, print_json
-from ranksuite.domains.screening.session import Progress, ScreeningProject, ScreeningRecord, highlight
+from ranksuite.domains.screening.session import (
+    Progress,
+    ScreeningProject,
+    ScreeningRecord,
+    highlight,
+)
+from ranksuite.domains.screening.session import escape_markup as escape
 
 PROMPT = "[i]nclude [e]xclude [s]kip [u]ndo [n]ote [q]uit [?]help > "
 KEYS = {
@@ -88,6 +93,10 @@ def status_line(p: Progress) -> str:
     return " · ".join(parts)
 
 
+def _say(out: Console, markup: str = "") -> None:
+    out.print(markup, highlight=False, emoji=False)
+
+
 def render(out: Console, rec: ScreeningRecord, terms: list[str], progress: Progress) -> None:
     out.rule()
     ids = [f"Record [bold]{escape(rec.record_id)}[/]"]
@@ -97,15 +106,15 @@ def render(out: Console, rec: ScreeningRecord, terms: list[str], progress: Progr
         ids.append(f"doi {escape(rec.doi)}")
     if rec.decision == "skip":
         ids.append("[italic](skipped earlier)[/]")
-    out.print(" · ".join(ids), highlight=False)
-    out.print()
-    out.print(f"[bold]{highlight(rec.title or '(no title)', terms)}[/]", highlight=False)
-    out.print()
-    out.print(highlight(rec.abstract, terms) if rec.abstract else "[dim](no abstract)[/]", highlight=False)
+    _say(out, " · ".join(ids))
+    _say(out)
+    _say(out, f"[bold]{highlight(rec.title or '(no title)', terms)}[/]")
+    _say(out)
+    _say(out, highlight(rec.abstract, terms) if rec.abstract else "[dim](no abstract)[/]")
     for n in rec.notes:
-        out.print(f"[cyan]note:[/] {escape(n)}", highlight=False)
-    out.print()
-    out.print(status_line(progress), highlight=False)
+        _say(out, f"[cyan]note:[/] {escape(n)}")
+    _say(out)
+    _say(out, status_line(progress))
     out.file.flush()
 
 
@@ -118,21 +127,21 @@ def run_session(
     topic = f"[bold]{escape(project.topic)}[/]"
     if terms:
         topic += f" (highlighted: {escape(', '.join(terms[:20]))}{' …' if len(terms) > 20 else ''})"
-    out.print(f"Screening: {topic}", highlight=False)
-    out.print("Type a key and press Enter: ? for help.", highlight=False)
+    _say(out, f"Screening: {topic}")
+    _say(out, "Type a key and press Enter: ? for help.")
     while True:
         rec = project.next_record()
         if rec is None:
             p = project.progress()
             out.rule()
-            out.print(f"All {p.total} records screened: {p.includes} includes.", highlight=False)
+            _say(out, f"All {p.total} records screened: {p.includes} includes.")
             return "done"
         render(out, rec, terms, project.progress())
         while True:
             try:
                 line = read(PROMPT)
             except (EOFError, KeyboardInterrupt):
-                out.print()
+                _say(out)
                 _goodbye(out, project)
                 return "eof"
             raw = line.strip()
@@ -141,10 +150,10 @@ def run_session(
             if not raw:
                 continue
             if action is None:
-                out.print(f"unknown key {escape(raw)!r}: press ? then Enter for help", highlight=False)
+                _say(out, f"unknown key '{escape(raw)}': press ? then Enter for help")
                 continue
             if action == "help":
-                out.print(HELP, highlight=False)
+                _say(out, HELP)
                 continue
             if action == "quit":
                 _goodbye(out, project)
@@ -155,36 +164,34 @@ def run_session(
                     try:
                         text = read("note: ").strip()
                     except (EOFError, KeyboardInterrupt):
-                        out.print()
+                        _say(out)
                         _goodbye(out, project)
                         return "eof"
                 if text:
                     project.note(rec.record_id, text)
-                    out.print(f"[cyan]note saved[/] for {escape(rec.record_id)}", highlight=False)
+                    _say(out, f"[cyan]note saved[/] for {escape(rec.record_id)}")
                 else:
-                    out.print("empty note: nothing saved", highlight=False)
+                    _say(out, "empty note: nothing saved")
                 continue
             if action == "undo":
                 undone = project.undo()
                 if undone is None:
-                    out.print("nothing to undo", highlight=False)
+                    _say(out, "nothing to undo")
                     continue
-                out.print(
-                    f"[yellow]undone[/]: the last decision, on {escape(undone.record_id)}", highlight=False
-                )
+                _say(out, f"[yellow]undone[/]: the last decision, on {escape(undone.record_id)}")
                 break
             project.decide(rec.record_id, action)
             mark = {"include": "[green]included[/]", "exclude": "[red]excluded[/]", "skip": "skipped"}[action]
-            out.print(f"{mark} {escape(rec.record_id)}", highlight=False)
+            _say(out, f"{mark} {escape(rec.record_id)}")
             break
 
 
 def _goodbye(out: Console, project: ScreeningProject) -> None:
     p = project.progress()
-    out.print(
+    _say(
+        out,
         f"Saved: {p.screened} of {p.total} screened, {p.includes} includes. "
         f"Resume with --project {escape(str(project.path))}; export with --export FILE.csv|FILE.ris",
-        highlight=False,
     )
     out.file.flush()
 
@@ -231,9 +238,7 @@ def session(
             if v is not None
         ]
         if given:
-            err_console.print(
-                f"{escape(str(project))} exists: resuming it ({', '.join(given)} ignored)", highlight=False
-            )
+            _say(err_console, f"{escape(str(project))} exists: resuming it ({', '.join(given)} ignored)")
         proj = ScreeningProject.open(project)
     else:
         if records is None or not topic:
@@ -249,7 +254,7 @@ def session(
             neural=not no_neural,
             device=opts.device,
             progress=not opts.json,
-            log=lambda msg: err_console.print(msg, highlight=False),
+            log=lambda msg: _say(err_console, escape(msg)),
         )
     with proj:
         if export is not None:
@@ -257,10 +262,10 @@ def session(
             if opts.json:
                 print_json(summary)
             else:
-                console.print(
+                _say(
+                    console,
                     f"wrote {summary['records']} records to {escape(str(export))}: {summary['includes']} "
                     f"included, {summary['excludes']} excluded, {summary['unlabelled']} without a label",
-                    highlight=False,
                 )
             return
         run_session(proj, console)
