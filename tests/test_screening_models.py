@@ -184,3 +184,35 @@ def test_cross_model_without_training_reviews_is_refused(shared_data: Path, tmp_
     )
     assert res.exit_code == 2
     assert "--train-reviews" in res.output
+
+
+def test_cross_encoder_leave_one_out_trains_without_the_test_review(
+    shared_data: Path, tiny_backbone: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "loo"
+    res = runner.invoke(
+        app,
+        [
+            "--json",
+            "screening",
+            "evaluate",
+            "--reviews",
+            str(shared_data / "screening" / "clef_tar2017"),
+            "--review-ids",
+            "CD008760,CD010705",
+            "--model",
+            "cross",
+            "--leave-one-out",
+            "--backbone",
+            str(tiny_backbone),
+            "--max-steps",
+            "1",
+            "--out",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    for held_out, other in (("CD008760", "CD010705"), ("CD010705", "CD008760")):
+        meta = json.loads((out / "models" / held_out / "model" / "ranksuite.json").read_text())
+        assert meta["training"]["reviews"] == [other]
+    assert set(json.loads(res.stdout)["per_review"]) == {"CD008760", "CD010705"}

@@ -3,6 +3,7 @@ session)."""
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -165,6 +166,7 @@ def evaluate(
     query_field: str = typer.Option("both"),
     doc_field: str = typer.Option("title+abstract"),
     max_steps: int | None = typer.Option(None, help="with --model cross: cap on training steps per model"),
+    backbone: str = typer.Option("minilm", help="with --model cross: the backbone to fine-tune"),
     out: Path = typer.Option(..., help="folder for metrics.json, report.md, recall curves"),
 ) -> None:
     """Zero-label ranking quality per review (AP, WSS@95, WSS@100, recall@10%, last_rel%) beside BM25 and random.
@@ -185,39 +187,34 @@ def evaluate(
             raise ValueError(
                 "--model cross needs --train-reviews DIR or --leave-one-out (never train on the test review)"
             )
-        per_review: dict = {}
         pool = revs if leave_one_out else _load(train_reviews, None)
+        overlap = {r.review_id for r in pool} & {r.review_id for r in revs}
+        if not leave_one_out and overlap:
+            raise ValueError(
+                f"--train-reviews include reviews under test ({', '.join(sorted(overlap))}); "
+                "use --leave-one-out to evaluate on reviews you also train on"
+            )
+        config = TrainConfig(max_steps=max_steps, seed=opts.seed, device=opts.device, metric="ap")
+        folders: dict[str, str] = {}
         for review in revs:
-            train_set = [r for r in pool if r.review_id != review.review_id]
-            run = out / "models" / review.review_id if leave_one_out else out / "model-run"
-            if leave_one_out or review is revs[0]:
-                config = TrainConfig(max_steps=max_steps, seed=opts.seed, device=opts.device, metric="ap")
+            run = out / "models" / (review.review_id if leave_one_out else "all")
+            if not (run / "model").exists():
+                train_set = [r for r in pool if r.review_id != review.review_id]
                 train_screening_ranker(
                     train_set,
                     run,
                     None,
+                    backbone=backbone,
                     query_field=query_field,
                     doc_field=doc_field,
-                    config=config,
+                    config=copy.deepcopy(config),
                     progress=not opts.json,
                 )
-            res = evaluate_reviews([review], str(run / "model"), None, query_field, doc_field, baselines=())
-            per_review[review.review_id] = res["per_review"][review.review_id]
-        result = evaluate_reviews(revs, "bm25", out, "title", doc_field, baselines=("random",))
-        from ranksuite.domains.screening.evaluate import mean_of
-        from ranksuite.shared.data.atomic import atomic_write_json
-
-        result = {
-            **result,
-            "model": "cross (" + ("leave-one-out" if leave_one_out else "train-reviews") + ")",
-            "mean": mean_of(per_review),
-            "per_review": per_review,
-            "baselines": {
-                "bm25-title": {"mean": result["mean"], "per_review": result["per_review"]},
-                **result["baselines"],
-            },
-        }
-        atomic_write_json(out / "metrics.json", result)
+            folders[review.review_id] = str(run / "model")
+        label = "cross-encoder (" + ("leave-one-out" if leave_one_out else "trained on --train-reviews") + ")"
+        result = evaluate_reviews(
+            revs, label, out, query_field, doc_field, progress=not opts.json, model_per_review=folders
+        )
     else:
         result = evaluate_reviews(revs, model, out, query_field, doc_field, progress=not opts.json)
     if opts.json:

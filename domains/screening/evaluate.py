@@ -35,8 +35,13 @@ def evaluate_reviews(
     doc_field: str = "title+abstract",
     baselines: tuple[str, ...] = ("bm25-title", "random"),
     progress: bool = False,
+    model_per_review: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Rank every review with ``model`` (and the baselines) from its topic alone; score with the labels."""
+    """Rank every review with ``model`` (and the baselines) from its topic alone; score with the labels.
+
+    ``model_per_review`` maps a review id to the model folder that ranks it (cross-topic training: a model that
+    never saw that review); ``model`` is then only the name the results are reported under.
+    """
     encoder = None
     methods = {model: (model, query_field), **{b: (b.split("-")[0], "title") for b in baselines}}
     per: dict[str, dict[str, dict[str, float]]] = {name: {} for name in methods}
@@ -46,6 +51,8 @@ def evaluate_reviews(
         emb = None
         curves = {}
         for name, (method, qfield) in methods.items():
+            if name == model and model_per_review is not None:
+                method = model_per_review[review.review_id]
             if method == "random":
                 order = np.random.default_rng(0).permutation(len(y))
             else:
