@@ -2,8 +2,8 @@
 
 ASReview's default learns from TF-IDF alone, starting from 1 include + 1 exclude. Our learner adds what the neural
 models give: a *prior* ranking of every record before any label (the zero-label neural/fused ranker: it knows the
-topic, which a classifier trained on two labels does not) and MiniLM embeddings beside TF-IDF n-grams as features
-(they generalise from the first includes to paraphrases the n-grams miss). The classifier is a class-balanced
+topic, which a classifier trained on two labels does not) and, optionally, MiniLM embeddings beside TF-IDF n-grams
+as features (strategy ``embed-al``; see simulate.py for when they help). The classifier is a class-balanced
 logistic regression (liblinear), refitted from scratch on all decisions: with a few hundred labels a refit takes
 milliseconds, so a 5,000-record review refreshes in well under a second per label on a laptop CPU.
 

@@ -233,7 +233,7 @@ def simulate(
     reviews: list[Path] = typer.Option(..., help="labelled reviews to replay"),
     review_ids: str | None = typer.Option(None, help="only these review ids (comma-separated)"),
     strategy: str = typer.Option(
-        "neural-al", help="neural-al | tfidf-al | dense-al | prior-al | bm25 | dense | fusion | random"
+        "neural-al", help="neural-al | embed-al | dense-al | tfidf-al | bm25 | dense | fusion | random"
     ),
     seeds: int = typer.Option(3, help="prior draws (1 include + 1 exclude each) per review"),
     out: Path = typer.Option(..., help="folder for metrics.json, orders.jsonl, report.md, recall_curves.png"),

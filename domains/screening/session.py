@@ -360,7 +360,11 @@ class ScreeningProject:
         self._duplicate = np.asarray([r[6] is not None for r in rows], dtype=bool)
         self.prior = np.asarray([r[8] for r in rows], dtype=np.float64)
         self.embeddings = self._array("embeddings")
-        self.features = combined_features(tfidf_matrix(record_texts(self.records)), self.embeddings)
+        from ranksuite.domains.screening.simulate import DEFAULT_STRATEGY, STRATEGIES
+
+        spec = STRATEGIES[DEFAULT_STRATEGY]  # the session learns as the default simulated strategy does
+        dense = self.embeddings if spec.dense_features else None
+        self.features = combined_features(tfidf_matrix(record_texts(self.records)), dense, spec.dense_weight)
         self._cache_key: tuple[tuple[str, str], ...] | None = None
         self._cache_ranking: np.ndarray | None = None
 

@@ -5,10 +5,13 @@ Protocol (``protocol.py``, shared with the ASReview benchmark): per review and s
 The order of screening is scored with the CLEF TAR / ASReview measures (``shared.metrics.screening``).
 
 Strategies (``STRATEGIES``):
-- ``neural-al`` (default): active learning on TF-IDF + MiniLM embeddings with the zero-label fusion ranking as prior;
-- ``tfidf-al``: active learning on TF-IDF alone, no prior (what ASReview's classic default does);
+- ``neural-al`` (default): active learning on TF-IDF n-grams, with the zero-label neural ranking (MiniLM fused with
+  BM25 over title + Boolean query) as the prior that leads until the classifier has found its feet;
+- ``embed-al``: the same with MiniLM embeddings added to the classifier's features (better on CLEF 2017 and
+  Bannach-Brown, worse on Cohen 2006, where every record is on-topic and inclusion turns on study design —
+  benchmarks/RESULTS.md — so not the default);
 - ``dense-al``: TF-IDF + embeddings, no prior (ablation of the prior);
-- ``prior-al``: TF-IDF alone with the fusion prior (ablation of the embeddings);
+- ``tfidf-al``: active learning on TF-IDF alone, no prior (ASReview's kind of model, in ranksuite);
 - ``bm25``, ``dense``, ``fusion``: a fixed zero-label ranking, no learning;
 - ``random``: a random order (the expected baseline).
 """
@@ -36,13 +39,14 @@ class Strategy:
     learn: bool
     dense_features: bool = False
     prior: str | None = None  # a zero-shot method: bm25 | dense | fusion
+    dense_weight: float = 1.0  # scale of the embedding block beside the (unit-norm) TF-IDF block
 
 
 STRATEGIES: dict[str, Strategy] = {
-    "neural-al": Strategy(learn=True, dense_features=True, prior="fusion"),
-    "tfidf-al": Strategy(learn=True),
+    "neural-al": Strategy(learn=True, prior="fusion"),
+    "embed-al": Strategy(learn=True, dense_features=True, prior="fusion"),
     "dense-al": Strategy(learn=True, dense_features=True),
-    "prior-al": Strategy(learn=True, prior="fusion"),
+    "tfidf-al": Strategy(learn=True),
     "bm25": Strategy(learn=False, prior="bm25"),
     "dense": Strategy(learn=False, prior="dense"),
     "fusion": Strategy(learn=False, prior="fusion"),
@@ -96,7 +100,9 @@ def screening_order(
         return [inc, exc, *[int(i) for i in rest if i not in (inc, exc)]]
     if "tfidf" not in cache:
         cache["tfidf"] = tfidf_matrix(record_texts(review.records))
-    features = combined_features(cache["tfidf"], cache["emb"] if spec.dense_features else None)
+    features = combined_features(
+        cache["tfidf"], cache["emb"] if spec.dense_features else None, spec.dense_weight
+    )
     learner = ActiveLearner(features, prior=prior, refit_every="adaptive")
     learner.label(inc, 1)
     learner.label(exc, 0)
