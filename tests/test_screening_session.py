@@ -325,7 +325,9 @@ def test_neural_project_stores_embeddings_and_resumes(
         from ranksuite.domains.screening.simulate import DEFAULT_STRATEGY, STRATEGIES
 
         # the session learns on the default strategy's features: TF-IDF, plus embeddings only if it uses them
-        with_embeddings = p.features.shape[1] > 32 and np.allclose(p.features[:, -32:].toarray(), p.embeddings)
+        with_embeddings = p.features.shape[1] > 32 and np.allclose(
+            p.features[:, -32:].toarray(), p.embeddings
+        )
         assert with_embeddings == STRATEGIES[DEFAULT_STRATEGY].dense_features
         p.include(p.next_record().record_id)
         p.exclude(p.next_record().record_id)
