@@ -166,6 +166,8 @@ def test_rank_cli_orders_an_export(shared_data: Path, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     ranked = pl.read_csv(out)
     assert ranked.height == review.records.height
+    assert ranked["rank"].to_list() == list(range(1, ranked.height + 1))
+    assert ranked["score"].is_sorted(descending=True)
 
 
 def test_cross_model_without_training_reviews_is_refused(shared_data: Path, tmp_path: Path) -> None:

@@ -838,17 +838,19 @@ def _fuzzy_candidates(
 
 
 def write_records(df: pl.DataFrame, path: str | Path) -> Path:
-    """Write a records frame to ``.csv`` (the canonical columns) or ``.ris``, atomically.
+    """Write a records frame to ``.csv`` (the canonical columns, then any extra columns) or ``.ris``, atomically.
 
     RIS: ``ID`` record_id, ``TI``, ``AB``, ``DO``, ``AN`` pmid, and a label as ``LB  - 1|0`` plus ASReview's marker
     ``ASReview_relevant``/``ASReview_irrelevant`` in ``KW`` and ``N1`` (ASReview reads it from the notes).
     Unscreened records get no label. ``duplicate_of`` is not written to RIS (it is recomputed on reading).
     """
     p = Path(path)
-    df = validate_records(df, p)
+    extras = [c for c in df.columns if c not in RECORDS_SCHEMA]  # e.g. rank and score of a ranked file
+    canonical = validate_records(df, p)
     name = p.name.lower()
     if name.endswith(".csv"):
-        return atomic_write(p, lambda tmp: df.write_csv(tmp))
+        out = pl.concat([canonical, df.select(extras)], how="horizontal") if extras else canonical
+        return atomic_write(p, lambda tmp: out.write_csv(tmp))
     if name.endswith(".ris"):
         return atomic_write_text(p, _format_ris(df))
     raise DataError(p, "write_records writes .csv or .ris")
