@@ -46,6 +46,9 @@ def main() -> None:
     ap.add_argument("--group-size", type=int, default=8)
     ap.add_argument("--dev-queries", type=int, default=100)
     ap.add_argument("--quick", action="store_true", help="2 steps a run: a smoke test of the whole table")
+    ap.add_argument(
+        "--skip-zero-shot", action="store_true", help="leave out the zero-shot dense row (slow on CPU)"
+    )
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -120,7 +123,8 @@ def main() -> None:
 
     bb = args.backbone
     record("BM25", "bm25", None)
-    record(f"{Path(bb).name} bi-encoder zero-shot", f"{bb}-bi" if "/" not in bb else bb, None)
+    if not args.skip_zero_shot:
+        record(f"{Path(bb).name} bi-encoder zero-shot", f"{bb}-bi" if "/" not in bb else bb, None)
     c_model, c_info = train("ce-C", RankerSpec("cross", bb, loss="contrastive"))
     record("cross-encoder C (contrastive)", "bm25", c_model, c_info)
     teacher = out / "teacher.parquet"
