@@ -852,11 +852,12 @@ def write_records(df: pl.DataFrame, path: str | Path) -> Path:
         out = pl.concat([canonical, df.select(extras)], how="horizontal") if extras else canonical
         return atomic_write(p, lambda tmp: out.write_csv(tmp))
     if name.endswith(".ris"):
-        return atomic_write_text(p, _format_ris(df))
+        return atomic_write_text(p, records_to_ris(df))
     raise DataError(p, "write_records writes .csv or .ris")
 
 
-def _format_ris(df: pl.DataFrame) -> str:
+def records_to_ris(df: pl.DataFrame) -> str:
+    """The RIS text of a (validated) records frame, as ``write_records`` writes it."""
     import rispy
     from rispy.writer import RisWriter
 

@@ -38,14 +38,20 @@ import polars as pl
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from ranksuite.domains.screening.active import ActiveLearner
-from ranksuite.domains.screening.data import RECORDS_SCHEMA, read_records, validate_records, write_records
+from ranksuite.domains.screening.data import (
+    RECORDS_SCHEMA,
+    read_records,
+    records_to_ris,
+    validate_records,
+    write_records,
+)
 from ranksuite.domains.screening.features import (
     clean_boolean_query,
     combined_features,
     record_texts,
     tfidf_matrix,
 )
-from ranksuite.shared.data.atomic import atomic_write, atomic_write_text
+from ranksuite.shared.data.atomic import atomic_write_text
 
 FORMAT = "ranksuite-screening-session"
 SCHEMA_VERSION = 1
@@ -778,19 +784,10 @@ class ScreeningProject:
         canonical = frame.select(list(RECORDS_SCHEMA))
         name = p.name.lower()
         if name.endswith(".csv"):
-            validate_records(canonical, p)
-            atomic_write(p, lambda tmp: frame.write_csv(tmp))
+            write_records(frame, p)  # canonical columns first, then the screening columns
         elif name.endswith(".ris"):
-            fd, tmp = tempfile.mkstemp(
-                prefix=f".{p.name}.", suffix=".ris", dir=p.parent if p.parent.exists() else None
-            )
-            os.close(fd)
-            try:
-                write_records(canonical, tmp)
-                text = Path(tmp).read_text(encoding="utf-8")
-            finally:
-                Path(tmp).unlink(missing_ok=True)
-            atomic_write_text(p, _ris_with_notes(text, self._all_notes()))
+            ris = records_to_ris(validate_records(canonical, p))
+            atomic_write_text(p, _ris_with_notes(ris, self._all_notes()))
         else:
             raise ValueError(f"{p}: export writes .csv or .ris")
         counts = frame["screening_decision"].value_counts()
