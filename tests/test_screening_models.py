@@ -114,6 +114,7 @@ def test_simulate_cli_writes_metrics_with_the_required_keys(shared_data: Path, t
         assert {"ap", "wss@95", "wss@100", "recall@10%", "last_rel%"} <= set(part)
     assert set(metrics["per_review"]) == {"CD008760", "CD010705"}
     assert (out / "recall_curves.png").stat().st_size > 1000
+    assert (out / "curves" / "CD008760.png").exists()
     lines = (out / "orders.jsonl").read_text().splitlines()
     assert len(lines) == 4
 

@@ -245,7 +245,7 @@ def simulate(
                   --seeds 3 --out runs/sim-neural
     """
     from ranksuite.domains.screening.evaluate import mean_of
-    from ranksuite.domains.screening.plots import plot_mean_recall_curves
+    from ranksuite.domains.screening.plots import plot_mean_recall_curves, plot_recall_curves
     from ranksuite.domains.screening.simulate import STRATEGIES, labels_of, simulate_review
     from ranksuite.shared.data.atomic import atomic_write_json, atomic_write_text
 
@@ -265,6 +265,12 @@ def simulate(
             y = labels_of(review)
             pos = {rid: i for i, rid in enumerate(ids)}
             curves.append(y[[pos[r] for r in res["runs"][0]["order"]]])
+            (out / "curves").mkdir(exist_ok=True)
+            plot_recall_curves(
+                {f"{strategy} (seed 0)": curves[-1]},
+                out / "curves" / f"{review.review_id}.png",
+                review.review_id,
+            )
             for run in res["runs"]:
                 fh.write(
                     json.dumps(
