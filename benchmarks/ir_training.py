@@ -91,6 +91,7 @@ def main() -> None:
 
     def train(name: str, spec: RankerSpec, groups: Path | None = None) -> tuple[str, dict]:
         t = time.time()
+        spec.max_length, spec.group_size = args.max_length, args.group_size
         res = train_ranker(
             args.data,
             out / name,
@@ -98,7 +99,7 @@ def main() -> None:
             cfg(),
             split=args.train_split,
             groups_file=groups,
-            dev_queries=100,
+            dev_queries=args.dev_queries,
             dev_top_k=args.top_k,
             progress=False,
         )
@@ -129,7 +130,13 @@ def main() -> None:
     record("cross-encoder C (contrastive)", "bm25", c_model, c_info)
     teacher = out / "teacher.parquet"
     teacher_score_collection(
-        c_model, args.data, args.train_split, teacher, out / "ce-C" / "groups.parquet", device=device
+        c_model,
+        args.data,
+        args.train_split,
+        teacher,
+        out / "ce-C" / "groups.parquet",
+        group_size=args.group_size,
+        device=device,
     )
     d_model, d_info = train("ce-D", RankerSpec("cross", bb, loss="ranknet"), teacher)
     record("cross-encoder D (RankNet KD)", "bm25", d_model, d_info)
@@ -143,7 +150,9 @@ def main() -> None:
             backbone=bb,
             teacher_scores=teacher,
             split=args.train_split,
-            dev_queries=100,
+            dev_queries=args.dev_queries,
+            group_size=args.group_size,
+            max_length=args.max_length,
             progress=False,
         )
         record(
