@@ -9,6 +9,7 @@ from ranksuite.cli import datasets, ir, models
 from ranksuite.cli import demo as demo_module
 from ranksuite.cli.common import GlobalOptions
 from ranksuite.domains.screening import cli as screening_cli
+from ranksuite.domains.sql import cli as sql_cli
 
 app = typer.Typer(
     name="ranksuite",
@@ -49,6 +50,7 @@ app.add_typer(ir.app, name="ir")
 app.add_typer(models.app, name="models")
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(screening_cli.app, name="screening")
+app.add_typer(sql_cli.app, name="sql")
 app.command("demo")(demo_module.demo)
 
 

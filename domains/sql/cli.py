@@ -1,0 +1,147 @@
+"""``ranksuite sql``: text-to-SQL candidate pools: label by safe execution, compare selection rules."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import typer
+
+from ranksuite.cli.common import console, friendly_errors, metrics_table, options, print_json
+
+app = typer.Typer(
+    help=(
+        "Text-to-SQL candidate pools: execute candidate SQL safely (read-only, time-limited) against the gold "
+        "SQL, and compare ways of choosing one candidate per question.\n\n"
+        "Data folders: Spider layout (questions.jsonl, databases/<db>/<db>.sqlite, candidates.jsonl.gz) or "
+        "GeoQuery layout (questions.jsonl, geoquery.sqlite)."
+    ),
+    no_args_is_help=True,
+)
+
+
+def write_frame(df, path: Path) -> Path:
+    """Write a frame as ``.jsonl``, ``.jsonl.gz`` or ``.parquet`` (atomically)."""
+    from ranksuite.shared.data.atomic import atomic_write
+
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        return atomic_write(path, lambda tmp: df.write_parquet(tmp))
+    if name.endswith((".jsonl", ".jsonl.gz")):
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in df.iter_rows(named=True))
+        if name.endswith(".gz"):
+            return atomic_write(path, lambda tmp: tmp.write_bytes(gzip.compress(text.encode("utf-8"))))
+        return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    raise ValueError(f"{path}: write .jsonl, .jsonl.gz or .parquet")
+
+
+def read_frame(path: Path):
+    """Read labelled candidates or scores written by this sub-app (``.jsonl[.gz]`` or ``.parquet``)."""
+    import polars as pl
+
+    from ranksuite.shared.data.errors import DataError
+    from ranksuite.shared.data.jsonl import iter_jsonl
+
+    if not path.is_file():
+        raise DataError(path, "file not found")
+    if path.name.lower().endswith(".parquet"):
+        return pl.read_parquet(path)
+    records = [rec for _, rec in iter_jsonl(path)]
+    if not records:
+        raise DataError(path, "empty file")
+    return pl.DataFrame(records, infer_schema_length=None)
+
+
+@app.command()
+@friendly_errors
+def execute(
+    ctx: typer.Context,
+    data: Path = typer.Option(
+        ..., help="data folder (Spider or GeoQuery layout): questions + SQLite databases"
+    ),
+    candidates: Path | None = typer.Option(
+        None,
+        help="candidate SQL: JSONL (question_id, sql; optional db_id, system, candidate_id) or Parquet "
+        "[default: DATA/candidates.jsonl.gz]",
+    ),
+    out: Path = typer.Option(..., help="labelled candidates: .jsonl, .jsonl.gz or .parquet"),
+    timeout: float = typer.Option(5.0, help="seconds per query before it is stopped (reported as timeout)"),
+    max_rows: int = typer.Option(10_000, help="rows fetched per query at most (more = truncated)"),
+) -> None:
+    """Execute every candidate and its question's gold SQL safely; label each candidate with exec_status,
+    exec_error, n_rows, ex_match_set (set equality, the main label), ex_match_strict (Spider's evaluator) and
+    result_key (for majority voting).
+
+    Example:  ranksuite sql execute --data ../shared/data/sql/spider_dev --out runs/spider_labelled.parquet
+    """
+    from ranksuite.domains.sql.data import load_candidates, load_sql_dir
+    from ranksuite.domains.sql.labels import label_candidates, summarise_labels
+    from ranksuite.domains.sql.select import build_pools, evaluate_selectors
+    from ranksuite.shared.data.errors import DataError
+
+    opts = options(ctx)
+    ds = load_sql_dir(data, candidates=False)
+    path = candidates or data / "candidates.jsonl.gz"
+    if candidates is None and not path.is_file():
+        raise DataError(path, "file not found: give --candidates FILE")
+    cands = load_candidates(path, ds.questions)
+    shipped = cands["ex_match_set"] if "ex_match_set" in cands.columns else None
+    labelled = label_candidates(
+        ds.questions, cands, ds.databases, progress=not opts.json, timeout_s=timeout, max_rows=max_rows
+    )
+    write_frame(labelled, out)
+    summary: dict = {"out": str(out), **summarise_labels(labelled)}
+    if shipped is not None and shipped.null_count() < len(shipped):
+        both = (shipped.is_not_null() & labelled["ex_match_set"].is_not_null()).sum()
+        same = (shipped == labelled["ex_match_set"]).sum()
+        summary["agreement_with_input_labels"] = float(same / both) if both else None
+    pools = build_pools(labelled)
+    if pools:
+        summary["selectors"] = evaluate_selectors(pools)
+    if opts.json:
+        print_json(summary)
+        return
+    console.print(
+        f"{summary['candidates']} candidates: {summary['executed']} executed, {summary['errors']} errors, "
+        f"{summary['timeouts']} timeouts, {summary['refused']} refused"
+        + (f", {summary['unjudged']} unjudged (gold SQL fails)" if summary["unjudged"] else "")
+    )
+    console.print(f"EX (set match) {summary['ex']:.4f} · EX (Spider, strict) {summary['ex_strict']:.4f}")
+    if "agreement_with_input_labels" in summary and summary["agreement_with_input_labels"] is not None:
+        console.print(f"agreement with the labels in the input: {summary['agreement_with_input_labels']:.4f}")
+    if pools:
+        rows = [{"name": k, "ex": v["ex"]} for k, v in summary["selectors"].items()]
+        console.print(metrics_table(f"selectors, {len(pools)} questions", rows, ["name", "ex"]))
+    console.print(f"wrote {out}")
+
+
+@app.command()
+@friendly_errors
+def select(
+    ctx: typer.Context,
+    labels: Path = typer.Option(..., help="labelled candidates from `sql execute` (.jsonl[.gz] or .parquet)"),
+    scores: Path | None = typer.Option(
+        None, help="reward-model scores: a file with candidate_id and score (.jsonl[.gz] or .parquet)"
+    ),
+    label: str = typer.Option(
+        "ex_match_set", help="which label counts as correct: ex_match_set | ex_match_strict"
+    ),
+) -> None:
+    """Expected execution accuracy of each way of choosing one candidate per question (random, execution-based
+    best-of-N, majority vote, oracle, and the reward model's choice when --scores is given), on the same pools.
+
+    Example:  ranksuite sql select --labels runs/spider_labelled.parquet --scores runs/orm_scores.parquet
+    """
+    from ranksuite.domains.sql.select import build_pools, evaluate_selectors
+
+    if label not in ("ex_match_set", "ex_match_strict"):
+        raise ValueError(f"--label must be ex_match_set or ex_match_strict, not {label!r}")
+    opts = options(ctx)
+    pools = build_pools(read_frame(labels), label)
+    result = evaluate_selectors(pools, read_frame(scores) if scores else None)
+    if opts.json:
+        print_json({"questions": len(pools), "label": label, "selectors": result})
+        return
+    rows = [{"name": k, "ex": v["ex"]} for k, v in result.items()]
+    console.print(metrics_table(f"{len(pools)} questions, label {label}", rows, ["name", "ex"]))
