@@ -157,8 +157,14 @@ class ActivationUnit(nn.Module):
 
     def weights(self, keys: Tensor, query: Tensor, mask: Tensor) -> Tensor:
         """``keys`` [B, L, D], ``query`` [B, D], ``mask`` [B, L] (True = real behaviour) -> weights [B, L]."""
-        q = query.unsqueeze(1).expand_as(keys)
-        score = self.mlp(torch.cat([keys, q, keys - q, keys * q], dim=-1)).squeeze(-1)
+        # The first layer on [e, t, e - t, e * t] is W1 e + W2 t + W3 (e - t) + W4 (e * t)
+        # = (W1 + W3) e + (W2 - W3) t + W4 (e * t): the same function, without the [B, L, 4D] concatenation,
+        # and the target term computed once per row instead of once per behaviour.
+        first = self.mlp.net[0]
+        w1, w2, w3, w4 = first.weight.split(keys.shape[-1], dim=1)
+        q = query.unsqueeze(1)
+        x = keys @ (w1 + w3).T + (query @ (w2 - w3).T + first.bias).unsqueeze(1) + (keys * q) @ w4.T
+        score = self.mlp.net[1:](x).squeeze(-1)
         if self.normalize == "softmax":
             score = score.masked_fill(~mask, float("-inf"))
             w = torch.softmax(score.float(), dim=-1).to(keys.dtype)

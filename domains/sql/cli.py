@@ -145,3 +145,167 @@ def select(
         return
     rows = [{"name": k, "ex": v["ex"]} for k, v in result.items()]
     console.print(metrics_table(f"{len(pools)} questions, label {label}", rows, ["name", "ex"]))
+
+
+@app.command()
+@friendly_errors
+def train(
+    ctx: typer.Context,
+    data: Path = typer.Option(
+        ..., help="Spider-layout folder with candidates (labels are recomputed by execution)"
+    ),
+    backbone: str = typer.Option(
+        "minilm", help="minilm | mpnet | PATH (a cross-encoder ORM; smollm2 + LoRA: to come)"
+    ),
+    test_dbs: str | None = typer.Option(
+        None,
+        help="databases held out for testing (comma-separated); default: "
+        "fold --fold of a 2-fold split by database",
+    ),
+    fold: int = typer.Option(0, help="which of the two database folds is held out"),
+    loss: str = typer.Option("bce", help="bce (pointwise, GradeSQL) | contrastive"),
+    out: Path = typer.Option(..., help="run folder; the ORM is out/model"),
+    epochs: float = typer.Option(1.0),
+    batch_size: int = typer.Option(16),
+    lr: float = typer.Option(2e-5),
+    max_length: int = typer.Option(384),
+    max_steps: int | None = typer.Option(None),
+) -> None:
+    """Train an outcome reward model on (correct, incorrect) candidate pairs of the training databases; one
+    training database is kept aside as dev set for best-checkpoint selection. Test databases are never seen.
+
+    Example:  ranksuite sql train --data ../shared/data/sql/spider_dev --fold 0 --out runs/orm-f0
+    """
+    from ranksuite.domains.sql.data import load_sql_dir
+    from ranksuite.domains.sql.orm import split_databases, train_orm
+    from ranksuite.shared.training import TrainConfig
+
+    opts = options(ctx)
+    ds = load_sql_dir(data)
+    dbs = ds.questions["db_id"].unique().to_list()
+    held = test_dbs.split(",") if test_dbs else split_databases(dbs, 2, fold)[1]
+    train_dbs = sorted(d for d in dbs if d not in held)
+    if len(train_dbs) < 2:
+        raise ValueError("need at least two training databases (one is kept aside as dev set)")
+    config = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        max_steps=max_steps,
+        seed=opts.seed,
+        device=opts.device,
+        metric="ex",
+    )
+    result = train_orm(
+        ds, out, train_dbs[1:], train_dbs[:1], backbone, loss, max_length, config, progress=not opts.json
+    )
+    summary = {
+        "model": str(result.model_dir),
+        "train_dbs": train_dbs[1:],
+        "dev_dbs": train_dbs[:1],
+        "held_out_dbs": sorted(held),
+        "steps": result.steps,
+        "dev_ex": result.best,
+    }
+    print_json(summary) if opts.json else console.print(
+        f"ORM: {result.model_dir} (dev EX {result.initial} -> {result.best}); test databases: {', '.join(sorted(held))}"
+    )
+
+
+@app.command()
+@friendly_errors
+def evaluate(
+    ctx: typer.Context,
+    model: Path = typer.Option(..., help="run or model folder from `sql train`"),
+    data: Path = typer.Option(..., help="Spider-layout folder"),
+    candidates: Path | None = typer.Option(None, help="candidate file (default: DATA/candidates.jsonl.gz)"),
+    test_dbs: str | None = typer.Option(
+        None, help="evaluate on these databases only (default: all the model was not trained on)"
+    ),
+    out: Path = typer.Option(..., help="folder for metrics.json"),
+) -> None:
+    """Execution accuracy of the ORM's choice (GradeSQL's rule: executing candidates with rows first, then the
+    highest score) beside Maj, ex-BoN, random and oracle on the same pools of unseen databases.
+
+    Example:  ranksuite sql evaluate --model runs/orm-f0 --data ../shared/data/sql/spider_dev --out runs/orm-f0/eval
+    """
+    from ranksuite.domains.sql.data import load_candidates, load_sql_dir
+    from ranksuite.domains.sql.orm import evaluate_orm
+    from ranksuite.shared.data.atomic import atomic_write_json
+    from ranksuite.shared.models.base import read_meta
+
+    opts = options(ctx)
+    ds = load_sql_dir(data)
+    if candidates is not None:
+        ds.candidates = load_candidates(candidates)
+    folder = model / "model" if (model / "model").is_dir() else model
+    trained = set(read_meta(folder).get("training", {}).get("train_dbs", []))
+    trained |= set(read_meta(folder).get("training", {}).get("dev_dbs", []))
+    dbs = test_dbs.split(",") if test_dbs else sorted(set(ds.questions["db_id"].to_list()) - trained)
+    result = evaluate_orm(folder, ds, dbs, progress=not opts.json)
+    metrics = {k: result[k] for k in ("orm", "maj", "ex_bon", "random", "oracle")}
+    atomic_write_json(
+        out / "metrics.json", {**metrics, "questions": result["questions"], "databases": result["databases"]}
+    )
+    if opts.json:
+        print_json({**metrics, "questions": result["questions"], "databases": result["databases"]})
+        return
+    rows = [{"model": k, "ex": v["ex"]} for k, v in metrics.items()]
+    console.print(
+        metrics_table(
+            f"{result['questions']} questions on {len(result['databases'])} unseen databases",
+            rows,
+            ["model", "ex"],
+        )
+    )
+
+
+@app.command()
+@friendly_errors
+def rank(
+    ctx: typer.Context,
+    model: Path = typer.Option(..., help="run or model folder from `sql train`"),
+    db: Path = typer.Option(..., help="the SQLite database the question is about"),
+    question: str = typer.Option(..., help="the natural-language question"),
+    candidates: Path = typer.Option(
+        ..., help="a text file with one SQL per line, or JSONL with a `sql` field"
+    ),
+) -> None:
+    """Score candidate SQL for one question: execution status (run safely, read-only) and the ORM's score, best first.
+
+    Example:  ranksuite sql rank --model runs/orm-f0 --db concert_singer.sqlite --question "How many singers?" \\
+                  --candidates cands.sql
+    """
+    import json as _json
+
+    from ranksuite.domains.sql.data import schema_text
+    from ranksuite.domains.sql.execute import execute_sql
+    from ranksuite.domains.sql.orm import SCHEMA_CHARS
+    from ranksuite.shared.models import load_scorer
+
+    opts = options(ctx)
+    if not candidates.is_file():
+        raise ValueError(f"{candidates}: file not found")
+    lines = [ln.strip() for ln in candidates.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    sqls = [_json.loads(ln)["sql"] if ln.startswith("{") else ln for ln in lines]
+    folder = model / "model" if (model / "model").is_dir() else model
+    scorer = load_scorer(folder)
+    query = f"{question}\n{schema_text(db, max_chars=SCHEMA_CHARS)}"
+    scores = scorer.score([query] * len(sqls), sqls)
+    results = [execute_sql(db, s) for s in sqls]
+    tier = [2 if r.status == "ok" and r.n_rows > 0 else 1 if r.status == "ok" else 0 for r in results]
+    order = sorted(range(len(sqls)), key=lambda i: (-tier[i], -float(scores[i])))
+    rows = [
+        {
+            "rank": n + 1,
+            "score": float(scores[i]),
+            "status": results[i].status,
+            "rows": results[i].n_rows,
+            "sql": sqls[i],
+        }
+        for n, i in enumerate(order)
+    ]
+    if opts.json:
+        print_json(rows)
+        return
+    console.print(metrics_table(question, rows, ["rank", "score", "status", "rows", "sql"]))
