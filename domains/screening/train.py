@@ -16,6 +16,7 @@ import numpy as np
 from ranksuite.domains.screening.data import Review
 from ranksuite.domains.screening.features import record_texts, topic_text
 from ranksuite.domains.screening.simulate import labels_of
+from ranksuite.shared.device import seed_everything
 from ranksuite.shared.metrics.screening import average_precision
 from ranksuite.shared.models import CrossEncoder, Scorer
 from ranksuite.shared.training import TrainConfig, Trainer, TrainResult
@@ -91,6 +92,7 @@ def train_screening_ranker(
     config = config or TrainConfig(lr=2e-5, batch_size=16, metric="ap")
     config.metric = "ap"
     examples, texts = review_groups(train_reviews, query_field, doc_field, seed=config.seed)
+    seed_everything(config.seed)  # the new head is drawn from the seeded generator: runs repeat
     model = CrossEncoder.from_backbone(backbone, max_length=max_length)
     meta = {
         "domain": "screening",

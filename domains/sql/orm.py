@@ -24,6 +24,7 @@ import polars as pl
 from ranksuite.domains.sql.data import SqlDataset, schema_text
 from ranksuite.domains.sql.labels import label_candidates
 from ranksuite.domains.sql.select import build_pools, evaluate_selectors
+from ranksuite.shared.device import seed_everything
 from ranksuite.shared.models import CrossEncoder, Scorer, load_scorer
 from ranksuite.shared.training import TrainConfig, Trainer, TrainResult
 from ranksuite.shared.training.ranking import ranking_step_fn
@@ -120,6 +121,7 @@ def train_orm(
         },
     }
     config.extra.update(meta["training"])
+    seed_everything(config.seed)  # the new head is drawn from the seeded generator: runs repeat
     model = CrossEncoder.from_backbone(backbone, max_length=max_length)
     trainer = Trainer(
         model,
