@@ -158,3 +158,19 @@ def test_result_key() -> None:
     assert result_key([(1,), (2,)], ordered=True) != result_key([(2,), (1,)], ordered=True)
     assert result_key(None) is None
     assert len(a) == 40
+
+
+def test_result_preview(tiny_db: Path) -> None:
+    from ranksuite.domains.sql.labels import PREVIEW_CHARS, result_preview
+
+    with SafeDatabase(tiny_db) as db:
+        assert result_preview(db.execute("SELECT count(*) FROM t")) == "1 row: (200)"
+        many = result_preview(db.execute("SELECT id, name, score FROM t ORDER BY id"))
+        assert many.startswith(
+            "200 rows: (0, 'n0', 0) (1, 'n1', 0.333333) (2, 'n2', 0.666667)"
+        ) and many.endswith("…")
+        assert result_preview(db.execute("SELECT name FROM t WHERE id < 0")) == "no rows"
+        assert result_preview(db.execute("SELECT nope FROM t")) == "error: no such column: nope"
+        assert result_preview(db.execute("DELETE FROM t")) == "refused"
+        long = result_preview(db.execute("SELECT group_concat(name, ' ') FROM t"))
+        assert len(long) <= PREVIEW_CHARS and "…" in long

@@ -62,6 +62,7 @@ def orm_run(
             "4",
             "--max-length",
             "64",
+            "--result-preview",
             "--out",
             str(run),
         ],
@@ -97,6 +98,9 @@ def test_train_and_evaluate_cli_on_unseen_databases(orm_run, shared_data: Path, 
     assert {"orm", "maj", "ex_bon", "random", "oracle"} <= set(metrics)
     assert metrics["databases"] == [test_db]
     assert metrics["oracle"]["ex"] >= metrics["orm"]["ex"]
+    assert metrics["oracle"]["ex"] >= metrics["orm_vote"]["ex"]
+    meta = json.loads((run / "model" / "ranksuite.json").read_text())
+    assert meta["sql_orm"] == {"kind": "cross", "schema_chars": 700, "result_preview": True}
     # a model evaluated on a database it was trained on is refused
     res = runner.invoke(
         app,

@@ -20,7 +20,9 @@ from ranksuite.domains.sql.select import (
     evaluate_selectors,
     select_ex_bon,
     select_maj,
+    select_maj_tier,
     select_orm,
+    select_orm_vote,
 )
 
 from .test_sql_data import make_spider_dir
@@ -35,7 +37,8 @@ def test_selectors_on_a_hand_made_pool() -> None:
     # 0: error; 1, 2: same result (wrong); 3: right; 4: executes, empty result (right, say)
     pool = _pool([0, 0, 0, 1, 1], [0, 1, 1, 1, 1], [0, 2, 2, 1, 0], [None, "A", "A", "B", "C"])
     res = evaluate_selectors([pool], scores={"q:0": 9.0, "q:1": 0.1, "q:2": 0.2, "q:3": 0.5, "q:4": 5.0})
-    assert list(res) == ["random", "ex_bon", "maj", "oracle", "orm"]
+    assert list(res) == ["random", "ex_bon", "maj", "maj_tier", "oracle", "orm", "orm_vote"]
+    assert res["maj_tier"]["ex"] == 0.0  # cluster A again (C, the empty result, is outside the rows tier)
     assert res["random"]["ex"] == pytest.approx(2 / 5)
     assert res["ex_bon"]["ex"] == pytest.approx(1 / 3)  # among 1, 2, 3 (execute with rows)
     assert res["maj"]["ex"] == 0.0  # cluster A (two members) wins
@@ -51,6 +54,26 @@ def test_selectors_on_a_hand_made_pool() -> None:
     assert select_ex_bon(dead) == {0: 0.5, 1: 0.5}
     with pytest.raises(ValueError, match="no score"):
         select_orm(pool, {})
+
+
+def test_orm_weighted_vote() -> None:
+    # rows tier: 1, 2 (result A, wrong), 3 (result B, right); 0 errors, 4 returns no rows
+    pool = _pool([0, 0, 0, 1, 1], [0, 1, 1, 1, 1], [0, 2, 2, 1, 0], [None, "A", "A", "B", "C"])
+    # an unsure ORM (every P equal): the larger cluster of the tier wins, as maj_tier
+    assert (
+        select_orm_vote(pool, dict.fromkeys(pool.candidate_ids, 0.0))
+        == {1: 0.5, 2: 0.5}
+        == select_maj_tier(pool)
+    )
+    # a confident ORM outweighs two doubtful votes: sigmoid(3) = 0.95 > 2 * sigmoid(-1) = 0.54
+    scores = {"q:0": 9.0, "q:1": -1.0, "q:2": -1.0, "q:3": 3.0, "q:4": 9.0}
+    assert select_orm_vote(pool, scores) == {3: 1.0}
+    # two mildly positive votes beat one slightly stronger one; within the cluster the higher score is taken
+    scores = {"q:0": 0.0, "q:1": 0.5, "q:2": 1.0, "q:3": 1.5, "q:4": 0.0}
+    assert select_orm_vote(pool, scores) == {2: 1.0}
+    assert select_orm(pool, scores) == {3: 1.0}
+    with pytest.raises(ValueError, match="no score"):
+        select_orm_vote(pool, {})
 
 
 def test_label_tiny_pool_and_cli(tmp_path: Path) -> None:
@@ -142,3 +165,18 @@ def test_selectors_on_real_spider_pools(spider_labelled) -> None:
     # a reward model that knew the labels would reach the oracle (within the rows tier)
     cheat = dict(zip(lab["candidate_id"], lab["ex_match_set"].cast(pl.Float64), strict=True))
     assert evaluate_selectors(pools, cheat)["orm"]["ex"] >= res["maj"]["ex"]
+    # scoring only the contested candidates (score 0 elsewhere) gives exactly the same figures
+    import numpy as np
+
+    from ranksuite.domains.sql.select import contested
+
+    rand = dict(
+        zip(lab["candidate_id"], np.random.default_rng(0).normal(size=lab.height).tolist(), strict=True)
+    )
+    only = contested(pools)
+    assert 0 < len(only) < lab.height
+    partial = {c: (v if c in only else 0.0) for c, v in rand.items()}
+    full, cut = evaluate_selectors(pools, rand), evaluate_selectors(pools, partial)
+    assert full["orm"]["ex"] == pytest.approx(cut["orm"]["ex"]) and full["orm_vote"] == pytest.approx(
+        cut["orm_vote"]
+    )

@@ -12,8 +12,9 @@ from ranksuite.cli.common import console, friendly_errors, metrics_table, option
 
 app = typer.Typer(
     help=(
-        "Text-to-SQL candidate pools: execute candidate SQL safely (read-only, time-limited) against the gold "
-        "SQL, and compare ways of choosing one candidate per question.\n\n"
+        "Text-to-SQL candidate pools: sample candidate SQL (generate), execute it safely (read-only, "
+        "time-limited) against the gold SQL, train outcome reward models (MiniLM cross-encoder or GradeSQL's "
+        "SmolLM2 Yes/No ORM) and compare ways of choosing one candidate per question.\n\n"
         "Data folders: Spider layout (questions.jsonl, databases/<db>/<db>.sqlite, candidates.jsonl.gz) or "
         "GeoQuery layout (questions.jsonl, geoquery.sqlite)."
     ),
@@ -71,7 +72,8 @@ def execute(
 ) -> None:
     """Execute every candidate and its question's gold SQL safely; label each candidate with exec_status,
     exec_error, n_rows, ex_match_set (set equality, the main label), ex_match_strict (Spider's evaluator) and
-    result_key (for majority voting).
+    result_key (for majority voting) and result_preview (row count and first rows, or the error: what an ORM
+    trained with --result-preview reads).
 
     Example:  ranksuite sql execute --data ../shared/data/sql/spider_dev --out runs/spider_labelled.parquet
     """
@@ -155,7 +157,17 @@ def train(
         ..., help="Spider-layout folder with candidates (labels are recomputed by execution)"
     ),
     backbone: str = typer.Option(
-        "minilm", help="minilm | mpnet | PATH (a cross-encoder ORM; smollm2 + LoRA: to come)"
+        "minilm",
+        help="minilm | mpnet | smollm2 | PATH: smollm2 (or a causal-LM folder) trains GradeSQL's Yes/No LM ORM, "
+        "anything else a cross-encoder ORM",
+    ),
+    lora: bool = typer.Option(
+        True, "--lora/--full", help="LM ORM: GradeSQL's LoRA adapter (r 16, alpha 64) or full fine-tuning"
+    ),
+    result_preview: bool = typer.Option(
+        False,
+        "--result-preview/--no-result-preview",
+        help="the ORM also reads each candidate's execution result (row count, first rows or the error)",
     ),
     test_dbs: str | None = typer.Option(
         None,
@@ -163,21 +175,32 @@ def train(
         "fold --fold of a 2-fold split by database",
     ),
     fold: int = typer.Option(0, help="which of the two database folds is held out"),
-    loss: str = typer.Option("bce", help="bce (pointwise, GradeSQL) | contrastive"),
+    loss: str = typer.Option(
+        "bce", help="bce (pointwise, GradeSQL; the only one for the LM ORM) | contrastive"
+    ),
     out: Path = typer.Option(..., help="run folder; the ORM is out/model"),
     epochs: float = typer.Option(1.0),
     batch_size: int = typer.Option(16),
-    lr: float = typer.Option(2e-5),
-    max_length: int = typer.Option(384),
+    lr: float | None = typer.Option(
+        None, help="default: 2e-5 (cross-encoder), 7e-5 (LM + LoRA, GradeSQL's), 1e-5 (LM, full)"
+    ),
+    max_length: int | None = typer.Option(None, help="tokens; default 384 (cross-encoder), 1024 (LM)"),
     max_steps: int | None = typer.Option(None),
+    dev_questions: int | None = typer.Option(
+        None,
+        help="evaluate checkpoints on at most this many dev questions (a seeded sample of those a score can decide; the LM ORM is slow)",
+    ),
 ) -> None:
     """Train an outcome reward model on (correct, incorrect) candidate pairs of the training databases; one
-    training database is kept aside as dev set for best-checkpoint selection. Test databases are never seen.
+    training database is kept aside as dev set for best-checkpoint selection (by within-question pairwise
+    accuracy; dev EX is logged too). Test databases are never seen.
 
-    Example:  ranksuite sql train --data ../shared/data/sql/spider_dev --fold 0 --out runs/orm-f0
+    Examples:  ranksuite sql train --data ../shared/data/sql/spider_dev --fold 0 --out runs/orm-f0
+               ranksuite sql train --data ../shared/data/sql/spider_dev --backbone smollm2 --lora --out runs/lm-f0
     """
     from ranksuite.domains.sql.data import load_sql_dir
     from ranksuite.domains.sql.orm import split_databases, train_orm
+    from ranksuite.domains.sql.orm_lm import is_causal_lm
     from ranksuite.shared.training import TrainConfig
 
     opts = options(ctx)
@@ -187,28 +210,43 @@ def train(
     train_dbs = sorted(d for d in dbs if d not in held)
     if len(train_dbs) < 2:
         raise ValueError("need at least two training databases (one is kept aside as dev set)")
+    lm = is_causal_lm(backbone)
     config = TrainConfig(
         epochs=epochs,
         batch_size=batch_size,
-        lr=lr,
+        lr=lr if lr is not None else (2e-5 if not lm else 7e-5 if lora else 1e-5),
         max_steps=max_steps,
         seed=opts.seed,
         device=opts.device,
-        metric="ex",
     )
     result = train_orm(
-        ds, out, train_dbs[1:], train_dbs[:1], backbone, loss, max_length, config, progress=not opts.json
+        ds,
+        out,
+        train_dbs[1:],
+        train_dbs[:1],
+        backbone,
+        loss,
+        max_length,
+        config,
+        progress=not opts.json,
+        result_preview=result_preview,
+        lora="default" if lora else None,
+        dev_questions=dev_questions,
     )
     summary = {
         "model": str(result.model_dir),
+        "kind": "causal_lm" if lm else "cross",
         "train_dbs": train_dbs[1:],
         "dev_dbs": train_dbs[:1],
         "held_out_dbs": sorted(held),
         "steps": result.steps,
-        "dev_ex": result.best,
+        "dev": result.best,
+        "dev_initial": result.initial,
+        "best_step": result.best_step,
+        "samples_per_s": result.samples_per_s,
     }
     print_json(summary) if opts.json else console.print(
-        f"ORM: {result.model_dir} (dev EX {result.initial} -> {result.best}); test databases: {', '.join(sorted(held))}"
+        f"ORM: {result.model_dir} (dev {result.initial} -> {result.best}, step {result.best_step}); test databases: {', '.join(sorted(held))}"
     )
 
 
@@ -222,10 +260,17 @@ def evaluate(
     test_dbs: str | None = typer.Option(
         None, help="evaluate on these databases only (default: all the model was not trained on)"
     ),
-    out: Path = typer.Option(..., help="folder for metrics.json"),
+    out: Path = typer.Option(..., help="folder for metrics.json and scores.parquet"),
+    score_all: bool = typer.Option(
+        False,
+        "--score-all",
+        help="score every candidate (default: only those that can change a choice; the figures are the same)",
+    ),
 ) -> None:
     """Execution accuracy of the ORM's choice (GradeSQL's rule: executing candidates with rows first, then the
-    highest score) beside Maj, ex-BoN, random and oracle on the same pools of unseen databases.
+    highest score) and of the ORM-weighted vote (``orm_vote``: our addition, Maj's clusters weighed by the ORM's
+    P(correct) within the same tier) beside Maj, ex-BoN, random and oracle on the same pools of unseen databases.
+    Either kind of ORM (cross-encoder or LM) loads from its folder. Writes metrics.json and scores.parquet.
 
     Example:  ranksuite sql evaluate --model runs/orm-f0 --data ../shared/data/sql/spider_dev --out runs/orm-f0/eval
     """
@@ -242,8 +287,9 @@ def evaluate(
     trained = set(read_meta(folder).get("training", {}).get("train_dbs", []))
     trained |= set(read_meta(folder).get("training", {}).get("dev_dbs", []))
     dbs = test_dbs.split(",") if test_dbs else sorted(set(ds.questions["db_id"].to_list()) - trained)
-    result = evaluate_orm(folder, ds, dbs, progress=not opts.json)
-    metrics = {k: result[k] for k in ("orm", "maj", "ex_bon", "random", "oracle")}
+    result = evaluate_orm(folder, ds, dbs, progress=not opts.json, score_all=score_all)
+    metrics = {k: result[k] for k in ("orm", "orm_vote", "maj", "maj_tier", "ex_bon", "random", "oracle")}
+    write_frame(result["scores"], out / "scores.parquet")
     atomic_write_json(
         out / "metrics.json", {**metrics, "questions": result["questions"], "databases": result["databases"]}
     )
@@ -280,19 +326,23 @@ def rank(
 
     from ranksuite.domains.sql.data import schema_text
     from ranksuite.domains.sql.execute import execute_sql
-    from ranksuite.domains.sql.orm import SCHEMA_CHARS
-    from ranksuite.shared.models import load_scorer
+    from ranksuite.domains.sql.labels import result_preview
+    from ranksuite.domains.sql.orm import candidate_text, load_orm, orm_query, orm_settings
 
     opts = options(ctx)
     if not candidates.is_file():
         raise ValueError(f"{candidates}: file not found")
     lines = [ln.strip() for ln in candidates.read_text(encoding="utf-8").splitlines() if ln.strip()]
     sqls = [_json.loads(ln)["sql"] if ln.startswith("{") else ln for ln in lines]
-    folder = model / "model" if (model / "model").is_dir() else model
-    scorer = load_scorer(folder)
-    query = f"{question}\n{schema_text(db, max_chars=SCHEMA_CHARS)}"
-    scores = scorer.score([query] * len(sqls), sqls)
+    scorer = load_orm(model)
+    settings = orm_settings(scorer.meta)
+    query = orm_query(question, schema_text(db, max_chars=settings["schema_chars"]), settings["kind"])
     results = [execute_sql(db, s) for s in sqls]
+    docs = [
+        candidate_text(s, result_preview(r) if settings["result_preview"] else None)
+        for s, r in zip(sqls, results, strict=True)
+    ]
+    scores = scorer.score([query] * len(sqls), docs)
     tier = [2 if r.status == "ok" and r.n_rows > 0 else 1 if r.status == "ok" else 0 for r in results]
     order = sorted(range(len(sqls)), key=lambda i: (-tier[i], -float(scores[i])))
     rows = [
@@ -309,3 +359,71 @@ def rank(
         print_json(rows)
         return
     console.print(metrics_table(question, rows, ["rank", "score", "status", "rows", "sql"]))
+
+
+@app.command()
+@friendly_errors
+def generate(
+    ctx: typer.Context,
+    data: Path = typer.Option(
+        ..., help="data folder (Spider or GeoQuery layout): questions + SQLite databases"
+    ),
+    out: Path = typer.Option(..., help="candidates JSONL (appended to and resumed when it exists)"),
+    n: int = typer.Option(8, "-n", "--n", help="samples per question"),
+    model: str = typer.Option("smollm2", help="smollm2 | PATH of a causal LM folder"),
+    limit: int | None = typer.Option(None, help="only the first N questions (after --split / --dbs)"),
+    split: str | None = typer.Option(None, help="GeoQuery: only questions of this split (train | dev)"),
+    dbs: str | None = typer.Option(None, help="only questions on these databases (comma-separated)"),
+    temperature: float = typer.Option(0.8, help="sampling temperature (GradeSQL samples at 0.8)"),
+    top_p: float = typer.Option(0.95),
+    max_new_tokens: int = typer.Option(128),
+    batch_questions: int = typer.Option(4, help="questions per generate call (each with its N samples)"),
+) -> None:
+    """Sample N SQL queries per question with a small causal LM (SmolLM2-135M-Instruct by default; GPU when there),
+    batched, seeded (--seed) and resumable, into a candidate file that `sql execute` and `sql evaluate` read. The
+    prompt holds the schema and the question; the answer is cut to one SQL statement.
+
+    Example:  ranksuite sql generate --data ../shared/data/sql/geoquery --split dev --limit 50 -n 8 \\
+                  --out runs/sql/geo_smollm2.jsonl
+    """
+    import polars as pl
+
+    from ranksuite.domains.sql.data import load_sql_dir
+    from ranksuite.domains.sql.generate import generate_candidates
+
+    opts = options(ctx)
+    if n < 1:
+        raise ValueError("-n must be at least 1")
+    ds = load_sql_dir(data, candidates=False)
+    qs = ds.questions
+    if split is not None:
+        if "split" not in qs.columns:
+            raise ValueError(f"{data}: its questions have no split (only GeoQuery's do)")
+        qs = qs.filter(pl.col("split") == split)
+    if dbs:
+        qs = qs.filter(pl.col("db_id").is_in(dbs.split(",")))
+    if limit is not None:
+        qs = qs.head(limit)
+    if not qs.height:
+        raise ValueError("no question left to generate for (check --split / --dbs / --limit)")
+    stats = generate_candidates(
+        ds,
+        out,
+        n,
+        model,
+        questions=qs,
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_new_tokens,
+        batch_questions=batch_questions,
+        seed=opts.seed,
+        device=opts.device,
+        progress=not opts.json,
+    )
+    if opts.json:
+        print_json(stats)
+        return
+    console.print(
+        f"{stats['questions']} questions: {stats['generated']} sampled now, {stats['resumed']} already there; "
+        f"wrote {out}"
+    )

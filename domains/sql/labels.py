@@ -10,6 +10,8 @@
   gold SQL has ORDER BY)
 - ``result_key``      String: a hash of the result (multiset of rows; the row sequence when the candidate itself
   has ORDER BY), null unless ok: equal keys = equal results, which is what majority voting clusters on
+- ``result_preview`` String: what the query gave, in a line a reward model can read beside the SQL
+  (:func:`result_preview`: row count and the first rows, or the error); never null
 
 Both matches are null when the gold SQL itself fails (the question cannot be judged), and false when a result was
 cut at ``max_rows`` on one side only. The gold result is executed once per question (cached).
@@ -17,6 +19,7 @@ cut at ``max_rows`` on one side only. The gold result is executed once per quest
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -35,7 +38,52 @@ from ranksuite.domains.sql.execute import (
 )
 from ranksuite.shared.data.errors import DataError
 
-LABEL_COLUMNS = ["exec_status", "exec_error", "n_rows", "ex_match_set", "ex_match_strict", "result_key"]
+LABEL_COLUMNS = [
+    "exec_status",
+    "exec_error",
+    "n_rows",
+    "ex_match_set",
+    "ex_match_strict",
+    "result_key",
+    "result_preview",
+]
+PREVIEW_ROWS = 3  # rows shown in a result preview
+PREVIEW_VALUE_CHARS = 30
+PREVIEW_CHARS = 200
+
+
+def _preview_value(v) -> str:
+    if v is None:
+        return "NULL"
+    if isinstance(v, bytes):
+        return f"<blob {len(v)} bytes>"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    s = " ".join(str(v).split())
+    s = s if len(s) <= PREVIEW_VALUE_CHARS else s[: PREVIEW_VALUE_CHARS - 1] + "…"
+    return repr(s) if isinstance(v, str) else s
+
+
+def result_preview(res: ExecResult) -> str:
+    """One line describing an execution outcome for a reward model to read beside the SQL: ``"2 rows: ('Paris',
+    12) ('Rome', 4)"`` (the first ``PREVIEW_ROWS`` rows, values cut at 30 characters, the line at 200),
+    ``"no rows"``, ``"error: no such column: x"``, ``"timeout"`` or ``"refused"``. The same text for training
+    and scoring (``sql execute`` stores it as ``result_preview``; ``sql rank`` computes it the same way).
+    """
+    if res.status == "ok":
+        if not res.rows:
+            return "no rows"
+        count = f"{res.n_rows}{'+' if res.truncated else ''} row{'s' if res.n_rows != 1 else ''}"
+        shown = " ".join(
+            "(" + ", ".join(_preview_value(v) for v in row) + ")" for row in res.rows[:PREVIEW_ROWS]
+        )
+        text = f"{count}: {shown}" + (" …" if res.n_rows > PREVIEW_ROWS else "")
+    elif res.status == "error":
+        msg = re.sub(r"^\w+Error: ", "", res.error or "")  # "OperationalError: no such column" -> the message
+        text = f"error: {msg or 'unknown'}"
+    else:
+        text = res.status
+    return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
 
 
 def label_candidates(
@@ -82,6 +130,7 @@ def label_candidates(
             res = db(db_id).execute(sql)
             out["exec_status"].append(res.status)
             out["exec_error"].append(res.error)
+            out["result_preview"].append(result_preview(res))
             out["n_rows"].append(res.n_rows)
             out["result_key"].append(
                 result_key(res.rows, has_order_by(sql), res.truncated) if res.ok else None
@@ -106,6 +155,7 @@ def label_candidates(
         pl.Series("ex_match_set", out["ex_match_set"], dtype=pl.Boolean),
         pl.Series("ex_match_strict", out["ex_match_strict"], dtype=pl.Boolean),
         pl.Series("result_key", out["result_key"], dtype=pl.String),
+        pl.Series("result_preview", out["result_preview"], dtype=pl.String),
     )
 
 

@@ -10,8 +10,15 @@ the exact expectation (no sampling, no seed):
 - ``maj``     self-consistency / majority vote: candidates that execute are clustered by their result
   (``result_key``: the multiset of rows, the row sequence when the candidate has ORDER BY); the largest cluster
   wins, ties spread uniformly over the tied clusters (if none executes: uniform over the pool)
+- ``maj_tier`` Maj within ex-BoN's tier: the largest result cluster among the candidates that execute and return
+  rows (else those that execute, else all); execution only, no model — the baseline ``orm_vote`` must beat
 - ``orm``     GradeSQL's rule with a reward model's scores: among the candidates that execute and return rows (else
   those that execute, else all) the highest score; equal top scores share the mass
+- ``orm_vote`` (our addition beyond GradeSQL) the reward model's scores *and* Maj's agreement: within the same
+  execution tier as ``orm``, candidates are clustered by result; a cluster weighs the sum of its members'
+  P(correct) = sigmoid(score) (scores are read as logits: the cross-encoder's logit, the LM's Yes/No log-odds), the
+  heaviest cluster wins and, within it, the highest score. Parameter-free: a confident ORM decides, an unsure one
+  (every P near 0.5) falls back to the largest cluster, i.e. to Maj within the tier
 - ``oracle``  a correct candidate whenever the pool has one (the ceiling any selector can reach)
 
 The same pools serve every selector, so the numbers compare.
@@ -19,6 +26,7 @@ The same pools serve every selector, so the numbers compare.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -95,6 +103,18 @@ def _tiers(pool: Pool) -> list[int]:
     return executing or list(range(len(pool)))
 
 
+def contested(pools: Sequence[Pool]) -> set[str]:
+    """Candidate ids whose score can change what ``orm`` or ``orm_vote`` pick: the selection tier of every pool
+    whose tier holds more than one distinct result. Elsewhere any scores give the same EX (one result to pick),
+    so an evaluation may leave those candidates unscored (score 0) and still report exact figures."""
+    out: set[str] = set()
+    for pool in pools:
+        tier = _tiers(pool)
+        if len({pool.result_keys[i] or f"#{i}" for i in tier}) > 1:
+            out.update(pool.candidate_ids[i] for i in tier)
+    return out
+
+
 def select_random(pool: Pool) -> Distribution:
     return _uniform(range(len(pool)))
 
@@ -119,6 +139,16 @@ def select_maj(pool: Pool) -> Distribution:
     return dist
 
 
+def select_maj_tier(pool: Pool) -> Distribution:
+    tier = _tiers(pool)
+    clusters: dict[str, list[int]] = defaultdict(list)
+    for i in tier:
+        clusters[pool.result_keys[i] or f"#{i}"].append(i)
+    top = max(len(m) for m in clusters.values())
+    winners = [m for m in clusters.values() if len(m) == top]
+    return {i: 1.0 / (len(winners) * len(m)) for m in winners for i in m}
+
+
 def select_orm(pool: Pool, scores: Mapping[str, float]) -> Distribution:
     tier = _tiers(pool)
     try:
@@ -127,6 +157,26 @@ def select_orm(pool: Pool, scores: Mapping[str, float]) -> Distribution:
         raise ValueError(f"no score for candidate {exc.args[0]!r} (question {pool.question_id})") from exc
     best = max(vals.values())
     return _uniform([i for i, v in vals.items() if v == best])
+
+
+def select_orm_vote(pool: Pool, scores: Mapping[str, float]) -> Distribution:
+    tier = _tiers(pool)
+    try:
+        vals = {i: float(scores[pool.candidate_ids[i]]) for i in tier}
+    except KeyError as exc:
+        raise ValueError(f"no score for candidate {exc.args[0]!r} (question {pool.question_id})") from exc
+    clusters: dict[str, list[int]] = defaultdict(list)
+    for i in tier:  # a candidate without a result key (it did not execute) is a cluster of its own
+        clusters[pool.result_keys[i] or f"#{i}"].append(i)
+    weight = {k: sum(_sigmoid(vals[i]) for i in members) for k, members in clusters.items()}
+    top = max(weight.values())
+    best = [i for k, members in clusters.items() if weight[k] == top for i in members]
+    high = max(vals[i] for i in best)
+    return _uniform([i for i in best if vals[i] == high])
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
 def select_oracle(pool: Pool) -> Distribution:
@@ -138,6 +188,7 @@ SELECTORS: dict[str, Callable[[Pool], Distribution]] = {
     "random": select_random,
     "ex_bon": select_ex_bon,
     "maj": select_maj,
+    "maj_tier": select_maj_tier,
     "oracle": select_oracle,
 }
 
@@ -159,7 +210,7 @@ def evaluate_selectors(
 ) -> dict[str, dict[str, float]]:
     """Expected EX of each selector over the same pools: ``{"random": {"ex": ...}, "ex_bon": {...}, "maj": {...},
     "oracle": {...}}``, plus ``"orm"`` when ``scores`` (candidate_id -> score, or a frame with those columns) are
-    given. Empty pools are skipped.
+    given (and ``"orm_vote"``, the ORM-weighted vote). Empty pools are skipped.
     """
     pools = [p for p in pools if len(p)]
     if not pools:
@@ -168,6 +219,7 @@ def evaluate_selectors(
     if scores is not None:
         smap = _score_map(scores)
         fns["orm"] = lambda pool: select_orm(pool, smap)
+        fns["orm_vote"] = lambda pool: select_orm_vote(pool, smap)
     return {
         name: {"ex": sum(expected_correct(p, fn(p)) for p in pools) / len(pools)} for name, fn in fns.items()
     }
