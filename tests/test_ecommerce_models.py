@@ -238,3 +238,55 @@ def test_cli_train_evaluate_rank(tmp_path: Path, shared_data: Path) -> None:
     res = runner.invoke(root, ["ecommerce", "rank", "--model", str(run), "--user", "999999",
                                "--items", str(cands), "--data", str(data)])  # fmt: skip
     assert res.exit_code == 2 and "not in" in res.output
+
+
+# ----------------------------------------------------------------------------- padding, trimming, fast scoring
+
+
+@pytest.mark.parametrize("arch", ["dnn", "din", "awmoe"])
+def test_outputs_do_not_depend_on_padding(prep, arch: str) -> None:
+    """Trimmed batches (only the longest history's columns) and packed attention give the padded result."""
+    torch.manual_seed(0)
+    model = build_model(small_config(prep, arch)).eval()
+    hist = prep.split.histories("train")
+    rows = np.arange(len(hist))
+    targets = (rows % (prep.n_items - 1)) + 1
+    ends = np.minimum(hist.lengths, 1 + rows % 3)  # short prefixes: most columns are padding
+    full = build_batch(hist, rows, targets, features=prep.features, max_len=8, ends=ends)
+    trim = build_batch(hist, rows, targets, features=prep.features, max_len=8, ends=ends, trim=True)
+    assert trim["hist_items"].shape[1] == ends.max() < 8
+    assert np.array_equal(full["hist_items"][:, -ends.max() :], trim["hist_items"])
+    with torch.no_grad():
+        a = model(to_tensors(full, torch.device("cpu")))["logit"]
+        b = model(to_tensors(trim, torch.device("cpu")))["logit"]
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_score_candidates_keeps_user_order(prep) -> None:
+    from ranksuite.domains.ecommerce.train import score_candidates
+
+    torch.manual_seed(0)
+    model = build_model(small_config(prep, "din")).eval()
+    hist = prep.split.histories("test")
+    cands = prep.candidates["test"]
+    rows = hist.rows_of(cands.user_ids)
+    got = score_candidates(model, hist, rows, cands.items, prep.features, 8, chunk_rows=50)
+    for u in (0, 7, len(rows) - 1):
+        nb = build_batch(hist, np.full(cands.items.shape[1], rows[u]), cands.items[u], features=prep.features,
+                         max_len=8)  # fmt: skip
+        with torch.no_grad():
+            ref = model(to_tensors(nb, torch.device("cpu")))["logit"].numpy()
+        np.testing.assert_allclose(got[u], ref, rtol=1e-5, atol=1e-6)
+
+
+def test_evaluate_valid_stage(prep) -> None:
+    from ranksuite.domains.ecommerce.evaluate import evaluate_model
+
+    torch.manual_seed(0)
+    model = build_model(small_config(prep, "awmoe")).eval()
+    valid = evaluate_model(model, prep, stage="valid")
+    test = evaluate_model(model, prep)
+    assert valid["info"]["stage"] == "valid" and test["info"]["stage"] == "test"
+    assert set(valid["overall"]) == METRICS and valid["overall"] != test["overall"]
+    with pytest.raises(ValueError):
+        evaluate_model(model, prep, stage="train")

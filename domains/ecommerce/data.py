@@ -795,6 +795,7 @@ def build_batch(
     features: ItemFeatures | None = None,
     max_len: int = 50,
     ends: np.ndarray | Sequence[int] | None = None,
+    trim: bool = False,
 ) -> dict[str, np.ndarray]:
     """Padded arrays for a batch of (history, target, label), numpy only.
 
@@ -804,6 +805,8 @@ def build_batch(
     recent item is always in the last column. Returns ``hist_items`` [B, L] int64, ``hist_mask`` [B, L] bool,
     ``hist_len`` [B], ``target_items`` ([B] or [B, T]), ``labels`` float32 (when given), and with ``features``:
     ``hist_cats`` [B, L, C], ``hist_brand`` [B, L], ``target_cats`` [..., C], ``target_brand``.
+    ``L`` is ``max_len``, or with ``trim`` the longest (cut) history of the batch (at least 1): the columns that
+    are padding in every row are left out, which is what makes short-history batches cheap.
     """
     r = np.asarray(rows, dtype=np.int64)
     start = hist.offsets[r]
@@ -814,6 +817,8 @@ def build_batch(
             raise ValueError("ends must lie within each history")
         end = start + e
     length = np.minimum(end - start, max_len)
+    if trim:
+        max_len = max(1, int(length.max(initial=0)))
     cols = np.arange(max_len)
     src = end[:, None] - max_len + cols[None, :]
     mask = cols[None, :] >= (max_len - length)[:, None]

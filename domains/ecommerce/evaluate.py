@@ -43,12 +43,18 @@ def evaluate_model(
     max_users: int | None = None,
     seed: int = 0,
     quantile: float = 0.2,
+    stage: str = "test",
 ) -> dict[str, Any]:
-    """``{"overall", "long_tail", "long_tail_truncated", "info"}`` on the test users (module docstring)."""
+    """``{"overall", "long_tail", "long_tail_truncated", "info"}`` on the test users (module docstring).
+
+    ``stage="valid"`` scores the validation candidates instead (history = train items only): what a
+    hyper-parameter sweep reads, so that nothing is ever tuned on the test items."""
+    if stage not in ("valid", "test"):
+        raise ValueError(f"stage must be valid or test, not {stage!r}")
     check_compatible(model, prep)
     max_len = model.config.max_len
-    cands = prep.candidates["test"]
-    hist = prep.split.histories("test")
+    cands = prep.candidates[stage]
+    hist = prep.split.histories(stage)
     sel = np.arange(cands.user_ids.size)
     if max_users is not None and sel.size > max_users:
         sel = np.sort(np.random.default_rng([seed, 4]).choice(sel, max_users, replace=False))
@@ -73,6 +79,7 @@ def evaluate_model(
         "long_tail_threshold": tail.threshold,
         "long_tail_quantile": tail.quantile,
         "candidates_per_user": int(items.shape[1]),
+        "stage": stage,
         "subset": max_users is not None and cands.user_ids.size > max_users,
     }
     return out

@@ -15,7 +15,11 @@ Choices (documented here once):
   vectorised with data.py's rejection sampler.
 - **Fast path.** ``examples`` is an :class:`Examples` table of numpy columns whose items are their own indices:
   the trainer hands ``step_fn`` a list of indices, which become one ``build_batch`` call (numpy gathers) and one
-  ``torch.from_numpy`` per field. Batches are large (default 1024).
+  ``torch.from_numpy`` per field. Batches are large (default 1024) and trimmed to their longest history, and the
+  models embed and attend over the real behaviours only (``model.py``): Amazon histories have a median of ~5
+  items, so padding to ``max_len`` = 50 had cost ~10x the work (measured on Beauty, CPU: 2.6k -> 39k samples/s
+  for DIN, and test scoring 342 s -> 22 s, identical metrics). ``score_candidates`` scores users in order of
+  history length so that each chunk is trimmed tightly.
 - **Loss.** ``PointwiseBCE`` (shared) on the logits; for AW-MoE with ``contrastive`` also ``cl_weight *``
   the InfoNCE of two masked views' gates over the batch's positives (see ``model.py``). ``step_fn`` reports
   ``bce`` and ``cl`` separately.
@@ -186,6 +190,7 @@ def make_step_fn(examples: Examples, hist: Histories, features: ItemFeatures, ma
             features=features,
             max_len=max_len,
             ends=examples.ends[i],
+            trim=True,
         )
         batch = to_tensors(nb, model_device(model))
         out = model(batch)
@@ -214,22 +219,33 @@ def score_candidates(
     items: np.ndarray,
     features: ItemFeatures,
     max_len: int,
-    chunk_rows: int = 8192,
+    chunk_rows: int = 16384,
 ) -> np.ndarray:
-    """Scores [U, T] of ``items`` [U, T] for the users at ``rows`` of ``hist`` (each candidate scored alone)."""
+    """Scores [U, T] of ``items`` [U, T] for the users at ``rows`` of ``hist`` (each candidate scored alone).
+
+    Users are scored in order of history length, in chunks of about ``chunk_rows`` (user, candidate) pairs, each
+    chunk's batch trimmed to its longest history: similar lengths share a chunk, so little is spent on padding.
+    """
     model.eval()
     device = model_device(model)
     rows = np.asarray(rows, np.int64)
     items = np.asarray(items, np.int64)
     u, t = items.shape
-    flat_rows = np.repeat(rows, t)
-    flat_items = items.reshape(-1)
-    out = np.empty(flat_items.size, dtype=np.float32)
-    for s in range(0, flat_items.size, chunk_rows):
-        sl = slice(s, s + chunk_rows)
-        nb = build_batch(hist, flat_rows[sl], flat_items[sl], features=features, max_len=max_len)
-        out[sl] = model(to_tensors(nb, device))["logit"].float().cpu().numpy()
-    return out.reshape(u, t)
+    out = np.empty((u, t), dtype=np.float32)
+    order = np.argsort(hist.lengths[rows], kind="stable")
+    per = max(1, chunk_rows // max(t, 1))
+    for s in range(0, u, per):
+        sel = order[s : s + per]
+        nb = build_batch(
+            hist,
+            np.repeat(rows[sel], t),
+            items[sel].reshape(-1),
+            features=features,
+            max_len=max_len,
+            trim=True,
+        )
+        out[sel] = model(to_tensors(nb, device))["logit"].float().cpu().numpy().reshape(sel.size, t)
+    return out
 
 
 def ranking_metrics(user_ids: np.ndarray, scores: np.ndarray) -> dict[str, float]:
