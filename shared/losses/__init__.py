@@ -22,6 +22,9 @@ groups + teacher scores; full distribution   ``[B, G]``    teacher [B, G]  kl   
 groups + teacher scores/grades; order only   ``[B, G]``    teacher [B, G]  ranknet      RankNet
 ===========================================  ============  ==============  ===========  ====================
 
+Classification heads (not ranking losses, so not in :data:`LOSSES`): :class:`ClassWeightedCE`, class-weighted
+cross-entropy with partial targets, and :func:`balanced_class_weights` (code rankers: CodeRanker, RankEF).
+
 ``NEEDS_TEACHER[name]`` says whether the loss needs teacher scores as ``targets``; ``bce`` needs
 labels instead, and ``contrastive`` / ``infonce`` ignore ``targets`` (pass ``None``).
 For ``infonce``, ``scores`` is the query x in-batch-document similarity matrix with the documents
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from .class_weighted_ce import ClassWeightedCE, balanced_class_weights
 from .in_batch_infonce import InBatchInfoNCE
 from .listwise_kl import ListwiseKL
 from .localized_contrastive import LocalizedContrastive
@@ -48,12 +52,14 @@ from .ranknet import RankNet
 __all__ = [
     "LOSSES",
     "NEEDS_TEACHER",
+    "ClassWeightedCE",
     "InBatchInfoNCE",
     "ListwiseKL",
     "LocalizedContrastive",
     "MarginMSE",
     "PointwiseBCE",
     "RankNet",
+    "balanced_class_weights",
     "build_loss",
 ]
 
