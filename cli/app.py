@@ -9,6 +9,7 @@ from ranksuite.cli import datasets, ir, models
 from ranksuite.cli import demo as demo_module
 from ranksuite.cli.common import GlobalOptions
 from ranksuite.domains.code import cli as code_cli
+from ranksuite.domains.duqgen import cli as duqgen_cli
 from ranksuite.domains.ecommerce import cli as ecommerce_cli
 from ranksuite.domains.screening import cli as screening_cli
 from ranksuite.domains.sql import cli as sql_cli
@@ -54,6 +55,7 @@ app.add_typer(datasets.app, name="datasets")
 app.add_typer(screening_cli.app, name="screening")
 app.add_typer(sql_cli.app, name="sql")
 app.add_typer(ecommerce_cli.app, name="ecommerce")
+app.add_typer(duqgen_cli.app, name="duqgen")
 app.add_typer(code_cli.app, name="code")
 app.command("demo")(demo_module.demo)
 

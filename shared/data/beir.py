@@ -6,6 +6,9 @@ Nothing is dropped silently: a qrels row whose query or document is not in the c
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +36,33 @@ class Collection:
 
     def query_texts(self) -> dict[str, str]:
         return dict(zip(self.queries["qid"].to_list(), self.queries["query"].to_list(), strict=True))
+
+
+class LabelsForbidden(RuntimeError):
+    """Queries or qrels were read inside :func:`forbid_labels` (e.g. an unsupervised step peeking at test data)."""
+
+
+_FORBIDDEN: ContextVar[str | None] = ContextVar("ranksuite_labels_forbidden", default=None)
+
+
+@contextlib.contextmanager
+def forbid_labels(reason: str) -> Iterator[None]:
+    """While active, reading queries or qrels (``read_queries``, ``read_beir_qrels``, ``load_beir``) raises.
+
+    A flag checked by the readers themselves, not a monkeypatch, so a module imported inside the block keeps the
+    real functions afterwards.
+    """
+    token = _FORBIDDEN.set(reason)
+    try:
+        yield
+    finally:
+        _FORBIDDEN.reset(token)
+
+
+def _check_allowed(name: str) -> None:
+    reason = _FORBIDDEN.get()
+    if reason is not None:
+        raise LabelsForbidden(f"{name} called while queries and qrels are off limits: {reason}")
 
 
 def doc_text_column(corpus: pl.DataFrame) -> pl.Series:
@@ -84,6 +114,7 @@ def read_corpus(path: str | Path) -> pl.DataFrame:
 
 def read_queries(path: str | Path) -> pl.DataFrame:
     """Read a BEIR queries file: one ``{"_id", "text"}`` object per line."""
+    _check_allowed("read_queries")
     ids: list[str] = []
     texts: list[str] = []
     seen: set[str] = set()
@@ -105,6 +136,7 @@ def read_beir_qrels(
     Four-column TREC qrels (``qid 0 docno label``, whitespace separated) are accepted too. When ``known_qids`` /
     ``known_docnos`` are given, an id outside them is an error on its line (never a silent drop).
     """
+    _check_allowed("read_beir_qrels")
     path = Path(path)
     if not path.exists():
         raise DataError(path, "file not found")
@@ -152,6 +184,7 @@ def available_splits(root: str | Path) -> list[str]:
 
 def load_beir(root: str | Path, split: str = "test", *, corpus: pl.DataFrame | None = None) -> Collection:
     """Load a BEIR-layout collection for one split. Pass ``corpus`` to reuse an already read corpus."""
+    _check_allowed("load_beir")
     root = Path(root)
     if not root.is_dir():
         raise DataError(
