@@ -115,6 +115,17 @@ def test_cli_train_writes_a_complete_run_folder(cross_run: Path) -> None:
     assert groups["docnos"].list.len().unique().to_list() == [8]
 
 
+def test_commands_take_the_run_folder_a_training_printed(cross_run: Path, demo_dir: Path) -> None:
+    # `ir train --out RUN` prints RUN; evaluating with `--rerank RUN` must load RUN/model, not refuse the folder
+    args = ["--json", "ir", "evaluate", "--data", demo_dir, "--model", "bm25", "--top-k", "5", "--rerank"]
+    result = invoke([*args, cross_run])
+    assert result.exit_code == 0, result.output
+    via_run = json.loads(result.stdout)
+    result = invoke([*args, cross_run / "model"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["ndcg@10"] == via_run["ndcg@10"]
+
+
 def test_best_model_is_kept_and_the_start_is_evaluated(cross_run: Path) -> None:
     metrics = json.loads((cross_run / "train_metrics.json").read_text())
     assert metrics["initial"] is not None and "ndcg@10" in metrics["initial"]

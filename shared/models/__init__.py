@@ -34,11 +34,14 @@ def load_scorer(path: str | Path) -> Scorer:
     """Load any saved scorer folder in one call.
 
     A ranksuite folder says what it is in ``ranksuite.json``; a plain sentence-transformers folder loads as a
-    bi-encoder, a plain Hugging Face sequence-classification folder as a cross-encoder.
+    bi-encoder, a plain Hugging Face sequence-classification folder as a cross-encoder; a training run folder
+    (``ranksuite ir train --out RUN``) loads its ``model/``, so every command takes the run folder it printed.
     """
     path = Path(path)
     if not path.is_dir():
         raise OfflineModelError(f"{path}: no such model folder")
+    if not (path / META_FILE).exists() and (path / "model" / META_FILE).exists():
+        path = path / "model"  # a training run folder: its final model
     meta = read_meta(path)
     arch = meta.get("architecture")
     if arch is None:
