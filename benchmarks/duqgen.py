@@ -56,6 +56,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8, help="adapt: synthetic queries per optimizer step")
     ap.add_argument("--out", default="runs/duqgen")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--tag", default="", help="suffix of the results file (keeps runs with other bases apart)")
     args = ap.parse_args()
     out = Path(args.out)
     for name in args.targets.split(","):
@@ -96,6 +97,7 @@ def run_target(target: Path, args: argparse.Namespace, out: Path) -> dict:
         "n": args.n,
         "top_k_reranked": args.top_k,
         "ce_base": args.ce_base,
+        "tag": args.tag,
         "steps": steps,
         "adapt": adapted,
         "evaluate": evals,
@@ -140,7 +142,8 @@ def run_target(target: Path, args: argparse.Namespace, out: Path) -> dict:
 
 def save(result: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"duqgen_{result['target']}_n{result['n']}.json"
+    tag = f"_{result['tag']}" if result.get("tag") else ""
+    path = RESULTS / f"duqgen_{result['target']}_n{result['n']}{tag}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {path}", flush=True)
 

@@ -314,6 +314,45 @@ def multistage(
 
 @app.command()
 @friendly_errors
+def fuse(
+    ctx: typer.Context,
+    runs: list[Path] = typer.Argument(..., help="two or more TREC run files (e.g. EVAL_DIR/run.trec)"),
+    data: Path = DATA,
+    split: str = typer.Option("test", help="qrels split to evaluate the fusion on"),
+    method: str = typer.Option(
+        "rrf", help="rrf (reciprocal rank, k = 60) | combsum (min-max scores, summed)"
+    ),
+    weights: str | None = typer.Option(None, help="comma-separated weight per run (default: equal)"),
+    out: Path | None = typer.Option(None, help="folder for metrics.json, the fused run.trec, per_query.csv"),
+) -> None:
+    """Fuse saved runs query by query and evaluate the fusion: lexical and neural rankers see different evidence,
+    and a fusion often beats both (no model is run; it reads the run.trec files `ir evaluate --out` wrote).
+
+    Example:  ranksuite ir fuse runs/scifact-bm25/run.trec runs/eval-ce/run.trec \
+                  --data ../shared/data/ir/scifact --out runs/fused
+    """
+    from ranksuite.shared.evaluation import evaluate_fused
+
+    opts = options(ctx)
+    w = [float(x) for x in weights.split(",")] if weights else None
+    result = evaluate_fused(data, split, runs, method, w, out)
+    if opts.json:
+        print_json(result)
+        return
+    row = {"model": result["model"], **{k: result[k] for k in ("ndcg@10", "mrr@10", "map", "recall@100")}}
+    console.print(
+        metrics_table(
+            f"{result['dataset']} / {split} ({result['queries']} queries)",
+            [row],
+            ["model", "ndcg@10", "mrr@10", "map", "recall@100"],
+        )
+    )
+    if out:
+        console.print(f"wrote {out}/metrics.json, run.trec, per_query.csv, report.md")
+
+
+@app.command()
+@friendly_errors
 def merge(
     ctx: typer.Context,
     a: Path = typer.Argument(..., help="first run or model folder"),

@@ -2,7 +2,8 @@
 
 - ``rrf``: reciprocal rank fusion, sum of 1 / (k + rank) (Cormack et al. 2009; k = 60).
 - ``combsum``: sum of per-ranker scores after min-max normalisation (Fox & Shaw 1994), optionally weighted.
-Both take aligned score arrays over the same items and return fused scores (higher is better).
+Both take aligned score arrays over the same items and return fused scores (higher is better);
+:func:`fuse_runs` applies them query by query to whole runs (``ranksuite ir fuse``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import polars as pl
 
 
 def minmax(scores: np.ndarray) -> np.ndarray:
@@ -48,3 +50,48 @@ def fuse(
     if method == "combsum":
         return combsum(score_lists, weights=weights)
     raise ValueError(f"unknown fusion {method!r}: use rrf or combsum")
+
+
+def fuse_runs(
+    runs: Sequence[pl.DataFrame], method: str = "rrf", weights: Sequence[float] | None = None
+) -> pl.DataFrame:
+    """Fuse ranked lists (``qid, docno, score`` frames, e.g. TREC runs) query by query into one run.
+
+    Each query's items are the union of the runs' documents. A document a run did not return ranks below
+    everything that run returned: RRF gives it no share from that run; CombSUM gives it that run's lowest score.
+    """
+    if not runs:
+        raise ValueError("nothing to fuse")
+    grouped = [
+        {q: (g["docno"].to_list(), g["score"].to_numpy()) for (q,), g in run.group_by("qid")} for run in runs
+    ]
+    qids: list[str] = sorted(set().union(*(g.keys() for g in grouped)))
+    out_q: list[str] = []
+    out_d: list[str] = []
+    out_s: list[float] = []
+    for q in qids:
+        docs = sorted(set().union(*(g[q][0] for g in grouped if q in g)))
+        index = {d: i for i, d in enumerate(docs)}
+        lists = []
+        for g in grouped:
+            names, scores = g.get(q, ([], np.array([])))
+            # absent documents sit below the run's last one: its lowest score minus a margin
+            floor = float(scores.min()) - 1.0 if len(scores) else 0.0
+            full = np.full(len(docs), floor)
+            full[[index[d] for d in names]] = scores
+            lists.append(full)
+        if method == "rrf":  # an absent document must not collect a share from a run that never returned it
+            fused = np.zeros(len(docs))
+            for w, full, g in zip(weights or [1.0] * len(runs), lists, grouped, strict=True):
+                present = np.zeros(len(docs), dtype=bool)
+                present[[index[d] for d in g.get(q, ([], None))[0]]] = True
+                fused += np.where(present, w / (60 + ranks_of(full)), 0.0)
+        else:
+            fused = fuse(lists, method, weights)
+        out_q += [q] * len(docs)
+        out_d += docs
+        out_s += fused.tolist()
+    return pl.DataFrame(
+        {"qid": out_q, "docno": out_d, "score": out_s},
+        schema={"qid": pl.String, "docno": pl.String, "score": pl.Float64},
+    )
