@@ -216,6 +216,28 @@ def test_kd_students_train_from_teacher_scores(
     assert meta["training"]["loss"] == "margin-mse"
 
 
+def test_kd_losses_see_a_cosine_student_on_the_logit_scale(tiny_backbone: Path) -> None:
+    # A bi-encoder scores by cosine in [-1, 1]; a teacher's margins are logits. The step puts the student on the
+    # logit scale (x 20, InfoNCE's scale): a teacher whose scores are exactly 20 x the cosines gives zero loss.
+    from ranksuite.shared.models import build_scorer
+    from ranksuite.shared.training.ranking import ranking_step_fn
+
+    student = build_scorer("bi", str(tiny_backbone), max_length=32)
+    docs = {"a": "first document text", "b": "a second one", "c": "and a third"}
+    query = "a query about documents"
+    with torch.no_grad():
+        cos = student.group_scores([query], [docs[d] for d in "abc"], in_batch=False).float()[0]
+    assert student.logit_scale == 20.0 and cos.abs().max() <= 1.0 + 1e-6
+    example = {"query": query, "docnos": list("abc")}
+    step = ranking_step_fn("margin-mse", docs)
+    with torch.no_grad():
+        exact, _ = step(student, [{**example, "teacher": (20.0 * cos).tolist()}])
+        unscaled, _ = step(student, [{**example, "teacher": cos.tolist()}])
+    assert exact.item() == pytest.approx(0.0, abs=1e-8)
+    margins = cos[0] - cos[1:]
+    assert unscaled.item() == pytest.approx(float(((20.0 * margins - margins) ** 2).mean()), rel=1e-5)
+
+
 def test_kd_loss_without_teacher_scores_is_an_error(
     demo_dir: Path, tiny_backbone: Path, tmp_path: Path
 ) -> None:

@@ -28,6 +28,9 @@ class Scorer(nn.Module):
 
     architecture: ClassVar[str] = "base"
     supports_in_batch: ClassVar[bool] = False
+    # Factor that puts this scorer's scores on a logit scale when they are matched to a teacher's logits
+    # (Margin-MSE, listwise KL, RankNet on teacher scores). 1 for scorers whose scores are already unbounded.
+    logit_scale: ClassVar[float] = 1.0
 
     def __init__(self) -> None:
         super().__init__()

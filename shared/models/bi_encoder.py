@@ -25,6 +25,10 @@ from ranksuite.shared.models.registry import backbone_label, resolve_backbone
 class BiEncoder(Scorer):
     architecture = "bi"
     supports_in_batch = True
+    # A cosine lies in [-1, 1], so its margins cannot reach a cross-encoder teacher's (≈ 4 logits on SciFact):
+    # unscaled, Margin-MSE only pushes every margin to its ceiling. 20 is the scale InfoNCE trains it at
+    # (temperature 0.05, sentence-transformers' MultipleNegativesRankingLoss), so both losses see the same logits.
+    logit_scale = 20.0
 
     def __init__(self, model_path: str | Path, max_length: int = 256, backbone: str | None = None) -> None:
         super().__init__()

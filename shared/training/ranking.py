@@ -51,6 +51,7 @@ def ranking_step_fn(
         if needs_teacher:
             if "teacher" not in examples[0]:
                 raise ValueError(f"loss {loss_name!r} needs teacher scores (--teacher-scores FILE)")
+            scores = scores * model.logit_scale  # the student's scores on the teacher's (logit) scale
             targets = torch.tensor(
                 [ex["teacher"] for ex in examples], dtype=torch.float32, device=scores.device
             )
