@@ -1,0 +1,59 @@
+"""Paired comparison of two `ir evaluate --out` folders on the same queries: mean difference of a metric with a
+95% bootstrap interval (resampling queries), and how many queries each side wins. A difference whose interval
+holds 0 is not established on these queries.
+
+    python benchmarks/ir_paired.py runs/eval-bm25 runs/eval-ce [--metric ndcg@10] [--resamples 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+
+def paired(a: Path, b: Path, metric: str = "ndcg@10", resamples: int = 2000, seed: int = 0) -> dict:
+    """B minus A per query (every judged query of both folders; they must hold the same queries)."""
+    ta, tb = (pl.read_csv(p / "per_query.csv", schema_overrides={"qid": pl.String}) for p in (a, b))
+    if set(ta["qid"]) != set(tb["qid"]):
+        raise SystemExit(f"{a} and {b} were evaluated on different queries")
+    joined = ta.select("qid", metric).join(tb.select("qid", metric), on="qid", suffix="_b")
+    diff = (joined[f"{metric}_b"] - joined[metric]).to_numpy()
+    rng = np.random.default_rng(seed)
+    boots = diff[rng.integers(0, len(diff), size=(resamples, len(diff)))].mean(axis=1)
+    lo, hi = np.percentile(boots, [2.5, 97.5])
+    return {
+        "a": str(a),
+        "b": str(b),
+        "metric": metric,
+        "queries": len(diff),
+        "mean_a": float(joined[metric].mean()),
+        "mean_b": float(joined[f"{metric}_b"].mean()),
+        "diff": float(diff.mean()),
+        "ci95": [float(lo), float(hi)],
+        "b_wins": int((diff > 0).sum()),
+        "a_wins": int((diff < 0).sum()),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("a", type=Path, help="baseline evaluation folder")
+    ap.add_argument("b", type=Path, nargs="+", help="folders compared with it")
+    ap.add_argument("--metric", default="ndcg@10")
+    ap.add_argument("--resamples", type=int, default=2000)
+    args = ap.parse_args()
+    for b in args.b:
+        r = paired(args.a, b, args.metric, args.resamples)
+        print(json.dumps(r))
+        print(
+            f"{b.name} - {args.a.name}: {r['diff']:+.4f} [{r['ci95'][0]:+.4f}, {r['ci95'][1]:+.4f}] "
+            f"({r['b_wins']} queries better, {r['a_wins']} worse, of {r['queries']})"
+        )
+
+
+if __name__ == "__main__":
+    main()
