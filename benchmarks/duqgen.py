@@ -56,7 +56,9 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8, help="adapt: synthetic queries per optimizer step")
     ap.add_argument("--out", default="runs/duqgen")
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--tag", default="", help="suffix of the results file (keeps runs with other bases apart)")
+    ap.add_argument(
+        "--tag", default="", help="suffix of the results file (keeps runs with other bases apart)"
+    )
     args = ap.parse_args()
     out = Path(args.out)
     for name in args.targets.split(","):
