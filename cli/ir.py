@@ -19,6 +19,23 @@ MODEL_HELP = (
 )
 
 
+def report_evaluation(result: dict, split: str, out: Path | None, as_json: bool) -> None:
+    """Print an evaluation folder's metrics (``ir evaluate``, ``ir fuse``): JSON for scripts, a table for people."""
+    if as_json:
+        print_json(result)
+        return
+    row = {"model": result["model"], **{k: result[k] for k in ("ndcg@10", "mrr@10", "map", "recall@100")}}
+    console.print(
+        metrics_table(
+            f"{result['dataset']} / {split} ({result['queries']} queries)",
+            [row],
+            ["model", "ndcg@10", "mrr@10", "map", "recall@100"],
+        )
+    )
+    if out:
+        console.print(f"wrote {out}/metrics.json, run.trec, per_query.csv, report.md")
+
+
 @app.command()
 @friendly_errors
 def evaluate(
@@ -54,19 +71,7 @@ def evaluate(
         batch_size=batch_size,
         progress=not opts.json,
     )
-    if opts.json:
-        print_json(result)
-        return
-    row = {"model": result["model"], **{k: result[k] for k in ("ndcg@10", "mrr@10", "map", "recall@100")}}
-    console.print(
-        metrics_table(
-            f"{result['dataset']} / {split} ({result['queries']} queries)",
-            [row],
-            ["model", "ndcg@10", "mrr@10", "map", "recall@100"],
-        )
-    )
-    if out:
-        console.print(f"wrote {out}/metrics.json, run.trec, per_query.csv, report.md")
+    report_evaluation(result, split, out, opts.json)
 
 
 @app.command()
@@ -336,19 +341,7 @@ def fuse(
     opts = options(ctx)
     w = [float(x) for x in weights.split(",")] if weights else None
     result = evaluate_fused(data, split, runs, method, w, out)
-    if opts.json:
-        print_json(result)
-        return
-    row = {"model": result["model"], **{k: result[k] for k in ("ndcg@10", "mrr@10", "map", "recall@100")}}
-    console.print(
-        metrics_table(
-            f"{result['dataset']} / {split} ({result['queries']} queries)",
-            [row],
-            ["model", "ndcg@10", "mrr@10", "map", "recall@100"],
-        )
-    )
-    if out:
-        console.print(f"wrote {out}/metrics.json, run.trec, per_query.csv, report.md")
+    report_evaluation(result, split, out, opts.json)
 
 
 @app.command()
