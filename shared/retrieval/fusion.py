@@ -72,20 +72,19 @@ def fuse_runs(
     for q in qids:
         docs = sorted(set().union(*(g[q][0] for g in grouped if q in g)))
         index = {d: i for i, d in enumerate(docs)}
-        lists = []
+        lists, present = [], []
         for g in grouped:
             names, scores = g.get(q, ([], np.array([])))
             # absent documents sit below the run's last one: its lowest score minus a margin
-            floor = float(scores.min()) - 1.0 if len(scores) else 0.0
-            full = np.full(len(docs), floor)
+            full = np.full(len(docs), float(scores.min()) - 1.0 if len(scores) else 0.0)
             full[[index[d] for d in names]] = scores
             lists.append(full)
-        if method == "rrf":  # an absent document must not collect a share from a run that never returned it
-            fused = np.zeros(len(docs))
-            for w, full, g in zip(weights or [1.0] * len(runs), lists, grouped, strict=True):
-                present = np.zeros(len(docs), dtype=bool)
-                present[[index[d] for d in g.get(q, ([], None))[0]]] = True
-                fused += np.where(present, w / (60 + ranks_of(full)), 0.0)
+            present.append(np.isin(np.arange(len(docs)), [index[d] for d in names]))
+        if method == "rrf":  # an absent document collects no share from a run that never returned it
+            w = weights or [1.0] * len(runs)
+            fused = sum(
+                np.where(p, wi / (60 + ranks_of(f)), 0.0) for wi, f, p in zip(w, lists, present, strict=True)
+            )
         else:
             fused = fuse(lists, method, weights)
         out_q += [q] * len(docs)
