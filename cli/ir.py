@@ -344,6 +344,41 @@ def fuse(
     report_evaluation(result, split, out, opts.json)
 
 
+@app.command("title-queries")
+@friendly_errors
+def title_queries(
+    ctx: typer.Context,
+    data: Path = typer.Option(..., "--data", help="BEIR folder (or corpus file) whose documents have titles"),
+    n: int | None = typer.Option(
+        None, "--n", help="title queries to sample (default: every eligible document)"
+    ),
+    out: Path = typer.Option(..., help="folder for the new BEIR collection (split 'train')"),
+) -> None:
+    """Make a label-free training collection from a corpus's titles: query = a title, relevant document = its
+    abstract (titles removed from every document). Train on it first, then on the labelled queries with --init:
+    a cross-encoder's new scoring head learns relevance from thousands of free pairs before the few real ones.
+    Reads only the corpus, never queries or qrels.
+
+    Example:  ranksuite ir title-queries --data ../shared/data/ir/scifact --n 2000 --out runs/scifact-titles
+              ranksuite ir train --data runs/scifact-titles --arch cross --loss contrastive --out runs/ce-T
+              ranksuite ir train --data ../shared/data/ir/scifact --init runs/ce-T ... --out runs/ce-TC
+    """
+    from ranksuite.shared.data.beir import load_corpus, write_beir
+    from ranksuite.shared.data.title_queries import title_query_collection
+
+    opts = options(ctx)
+    coll = title_query_collection(load_corpus(data), n_queries=n, seed=opts.seed)
+    write_beir(coll, out)
+    summary = {"out": str(out), "queries": coll.queries.height, "documents": coll.corpus.height}
+    if opts.json:
+        print_json(summary)
+    else:
+        console.print(
+            f"wrote {summary['queries']} title queries over {summary['documents']} documents to {out} "
+            "(split 'train'; titles removed from the documents)"
+        )
+
+
 @app.command()
 @friendly_errors
 def merge(

@@ -14,19 +14,13 @@ from pathlib import Path
 import polars as pl
 
 from ranksuite.shared.data import beir
-from ranksuite.shared.data.errors import DataError
 
 TestDataLeak = beir.LabelsForbidden  # a DUQGen pipeline step tried to read the target's queries or qrels
 
 
 def load_target_corpus(target: str | Path) -> pl.DataFrame:
     """``docno, title, text`` of the target's ``corpus.jsonl[.gz]`` (a BEIR folder or the corpus file itself)."""
-    target = Path(target)
-    if target.is_file():
-        return beir.read_corpus(target)
-    if not target.is_dir():
-        raise DataError(target, "not found (expected a BEIR folder holding corpus.jsonl[.gz])")
-    return beir.read_corpus(beir._find(target, "corpus"))
+    return beir.load_corpus(target)
 
 
 @contextlib.contextmanager

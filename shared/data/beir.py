@@ -16,7 +16,7 @@ import polars as pl
 
 from ranksuite.shared.data.errors import DataError
 from ranksuite.shared.data.frames import CORPUS_SCHEMA, QRELS_SCHEMA, QUERIES_SCHEMA
-from ranksuite.shared.data.jsonl import iter_jsonl, open_text, require_str
+from ranksuite.shared.data.jsonl import iter_jsonl, open_text, require_str, write_jsonl
 
 
 @dataclass
@@ -112,6 +112,17 @@ def read_corpus(path: str | Path) -> pl.DataFrame:
     return pl.DataFrame({"docno": ids, "title": titles, "text": texts}, schema=CORPUS_SCHEMA)
 
 
+def load_corpus(target: str | Path) -> pl.DataFrame:
+    """``docno, title, text`` of a BEIR folder's ``corpus.jsonl[.gz]`` (or of the corpus file itself); reads no
+    queries or qrels, so it works under :func:`forbid_labels`."""
+    target = Path(target)
+    if target.is_file():
+        return read_corpus(target)
+    if not target.is_dir():
+        raise DataError(target, "not found (expected a BEIR folder holding corpus.jsonl[.gz])")
+    return read_corpus(_find(target, "corpus"))
+
+
 def read_queries(path: str | Path) -> pl.DataFrame:
     """Read a BEIR queries file: one ``{"_id", "text"}`` object per line."""
     _check_allowed("read_queries")
@@ -203,3 +214,25 @@ def load_beir(root: str | Path, split: str = "test", *, corpus: pl.DataFrame | N
     split_qids = qrels.filter(pl.col("label") > 0)["qid"].unique()
     queries = queries.filter(pl.col("qid").is_in(split_qids.implode()))
     return Collection(root.name, root, split, corpus_df, queries, qrels)
+
+
+def write_beir(collection: Collection, root: str | Path) -> Path:
+    """Write ``collection`` as a BEIR folder (its split's qrels only) that :func:`load_beir` and every
+    ``--data`` option read back; used for collections ranksuite makes itself (title queries)."""
+    from ranksuite.shared.data.atomic import atomic_write_text
+
+    root = Path(root)
+    (root / "qrels").mkdir(parents=True, exist_ok=True)
+    write_jsonl(
+        [
+            {"_id": d, "title": t, "text": x}
+            for d, t, x in collection.corpus.select("docno", "title", "text").iter_rows()
+        ],
+        root / "corpus.jsonl",
+    )
+    write_jsonl([{"_id": q, "text": t} for q, t in collection.queries.iter_rows()], root / "queries.jsonl")
+    lines = ["query-id\tcorpus-id\tscore"] + [
+        f"{q}\t{d}\t{lab}" for q, d, lab in collection.qrels.iter_rows()
+    ]
+    atomic_write_text(root / "qrels" / f"{collection.split}.tsv", "\n".join(lines) + "\n")
+    return root
