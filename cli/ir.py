@@ -125,6 +125,11 @@ def train(
     teacher_scores: Path | None = typer.Option(
         None, help="groups file scored by `ir teacher-score` (for KD losses)"
     ),
+    kd_loss: str | None = typer.Option(
+        None,
+        help="add this teacher loss (margin-mse | kl | ranknet) to a label --loss; needs --teacher-scores",
+    ),
+    kd_weight: float = typer.Option(1.0, help="weight of the --kd-loss term"),
     init: str | None = typer.Option(
         None, help="start from this run or model folder (multi-stage fine-tuning)"
     ),
@@ -160,6 +165,8 @@ def train(
       ranksuite ir teacher-score --model runs/ce-C --data ../shared/data/ir/scifact --out runs/teacher.parquet
       ranksuite ir train --data ../shared/data/ir/scifact --arch bi --loss margin-mse \\
           --teacher-scores runs/teacher.parquet --out runs/bi-kd
+      ranksuite ir train --data ../shared/data/ir/scifact --arch bi --loss infonce --kd-loss margin-mse \\
+          --teacher-scores runs/teacher.parquet --out runs/bi-infonce-kd   (labels + teacher)
       torchrun --nproc_per_node 2 -m ranksuite.cli.app ir train ...   (same command, several processes)
     """
     from ranksuite.shared.training import TrainConfig
@@ -179,7 +186,14 @@ def train(
         device=opts.device,
     )
     spec = RankerSpec(
-        arch=arch, backbone=backbone, init=init, loss=loss, group_size=group_size, max_length=max_length
+        arch=arch,
+        backbone=backbone,
+        init=init,
+        loss=loss,
+        group_size=group_size,
+        max_length=max_length,
+        kd_loss=kd_loss,
+        kd_weight=kd_weight,
     )
     result = train_ranker(
         data,

@@ -216,6 +216,31 @@ def test_kd_students_train_from_teacher_scores(
     assert meta["training"]["loss"] == "margin-mse"
 
 
+def test_label_plus_kd_training_from_the_cli(
+    teacher_file: Path, demo_dir: Path, tiny_backbone: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "bi-infonce-kd"
+    args = train_args(demo_dir, tiny_backbone, out, "--arch", "bi", "--loss", "infonce")
+    extra = [
+        "--kd-loss",
+        "margin-mse",
+        "--kd-weight",
+        "0.5",
+        "--teacher-scores",
+        teacher_file,
+        "--max-steps",
+        "2",
+    ]
+    invoke_ok(["--json", *args, *extra])
+    meta = json.loads((out / "model" / "ranksuite.json").read_text())["training"]
+    assert (meta["loss"], meta["kd_loss"], meta["kd_weight"]) == ("infonce", "margin-mse", 0.5)
+    logged = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    parts = [e for e in logged if "kd_loss" in e]
+    assert parts and all(
+        e["loss"] == pytest.approx(e["label_loss"] + 0.5 * e["kd_loss"], rel=1e-4) for e in parts
+    )
+
+
 def test_kd_losses_see_a_cosine_student_on_the_logit_scale(tiny_backbone: Path) -> None:
     # A bi-encoder scores by cosine in [-1, 1]; a teacher's margins are logits. The step puts the student on the
     # logit scale (x 20, InfoNCE's scale): a teacher whose scores are exactly 20 x the cosines gives zero loss.
@@ -236,6 +261,37 @@ def test_kd_losses_see_a_cosine_student_on_the_logit_scale(tiny_backbone: Path) 
     assert exact.item() == pytest.approx(0.0, abs=1e-8)
     margins = cos[0] - cos[1:]
     assert unscaled.item() == pytest.approx(float(((20.0 * margins - margins) ** 2).mean()), rel=1e-5)
+
+
+def test_label_plus_kd_step_is_the_sum_of_its_two_losses(tiny_backbone: Path) -> None:
+    # --loss infonce --kd-loss margin-mse: InfoNCE over the in-batch matrix plus w x Margin-MSE over each
+    # query's own group, read from the same matrix (one forward pass), on the teacher's logit scale.
+    from ranksuite.shared.losses import InBatchInfoNCE, MarginMSE
+    from ranksuite.shared.models import build_scorer
+    from ranksuite.shared.training.ranking import own_group_scores, ranking_step_fn
+
+    student = build_scorer("bi", str(tiny_backbone), max_length=32)
+    docs = {d: f"document {d} about topic {i}" for i, d in enumerate("abcdef")}
+    examples = [
+        {"query": "first query", "docnos": list("abc"), "teacher": [3.0, 1.0, -2.0]},
+        {"query": "second query", "docnos": list("def"), "teacher": [0.5, 0.0, 4.0]},
+    ]
+    with torch.no_grad():
+        full = student.group_scores(
+            [e["query"] for e in examples], [docs[d] for e in examples for d in e["docnos"]], in_batch=True
+        ).float()
+        label = InBatchInfoNCE()(full, None)
+        own = own_group_scores(full, 3)
+        kd = MarginMSE()(own * 20.0, torch.tensor([e["teacher"] for e in examples]))
+        loss, stats = ranking_step_fn("infonce", docs, kd_loss="margin-mse", kd_weight=0.5)(student, examples)
+    assert torch.equal(own[1], full[1, 3:6]) and torch.equal(own[0], full[0, :3])
+    assert loss.item() == pytest.approx(label.item() + 0.5 * kd.item(), rel=1e-5)
+    assert stats["label_loss"] == pytest.approx(label.item(), rel=1e-5)
+    assert stats["kd_loss"] == pytest.approx(kd.item(), rel=1e-5)
+    with pytest.raises(ValueError, match="not a teacher loss"):
+        ranking_step_fn("infonce", docs, kd_loss="contrastive")
+    with pytest.raises(ValueError, match="is a teacher loss"):
+        ranking_step_fn("margin-mse", docs, kd_loss="kl")
 
 
 def test_kd_loss_without_teacher_scores_is_an_error(

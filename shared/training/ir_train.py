@@ -32,6 +32,8 @@ class RankerSpec:
     init: str | None = None
     loss: str = "contrastive"
     group_size: int = 8
+    kd_loss: str | None = None  # a teacher loss added to a label loss (see ranking_step_fn)
+    kd_weight: float = 1.0
     max_length: int = 256
 
 
@@ -101,7 +103,7 @@ def train_ranker(
         train, dev = split_dev(train, dev_fraction, config.seed)
     if spec.loss not in NEEDS_TEACHER:
         raise ValueError(f"unknown loss {spec.loss!r}; valid names: {', '.join(sorted(NEEDS_TEACHER))}")
-    needs_teacher = NEEDS_TEACHER[spec.loss]
+    needs_teacher = NEEDS_TEACHER[spec.loss] or spec.kd_loss is not None
     if groups_file:
         groups = read_groups(groups_file, need_teacher=needs_teacher)
         overlap = set(groups["qid"].to_list()) & set(dev.queries["qid"].to_list())
@@ -129,6 +131,8 @@ def train_ranker(
             "split": split,
             "dataset": train.name,
             "loss": spec.loss,
+            "kd_loss": spec.kd_loss,
+            "kd_weight": spec.kd_weight if spec.kd_loss else None,
             "groups": len(examples),
             "group_size": spec.group_size,
             "init": spec.init,
@@ -143,7 +147,7 @@ def train_ranker(
     trainer = Trainer(
         model,
         examples,
-        ranking_step_fn(spec.loss, doc_texts),
+        ranking_step_fn(spec.loss, doc_texts, kd_loss=spec.kd_loss, kd_weight=spec.kd_weight),
         save,
         out,
         config,

@@ -32,13 +32,40 @@ def group_examples(groups: pl.DataFrame, group_size: int | None = None) -> list[
     return out
 
 
+def own_group_scores(scores: torch.Tensor, g: int) -> torch.Tensor:
+    """From an in-batch ``[B, B*G]`` score matrix, each query's own group ``[B, G]`` (its diagonal blocks)."""
+    b = scores.shape[0]
+    cols = torch.arange(b, device=scores.device).unsqueeze(1) * g + torch.arange(g, device=scores.device)
+    return scores.gather(1, cols)
+
+
 def ranking_step_fn(
-    loss_name: str, doc_texts: dict[str, str], **loss_kwargs: Any
+    loss_name: str,
+    doc_texts: dict[str, str],
+    kd_loss: str | None = None,
+    kd_weight: float = 1.0,
+    **loss_kwargs: Any,
 ) -> Callable[[Scorer, list[dict[str, Any]]], tuple[torch.Tensor, dict[str, float]]]:
-    """A trainer step for ``loss_name`` over group examples (``query``, ``docnos``[, ``teacher``])."""
+    """A trainer step for ``loss_name`` over group examples (``query``, ``docnos``[, ``teacher``]).
+
+    ``kd_loss`` (a teacher loss: margin-mse | kl | ranknet) adds ``kd_weight`` times that loss on the same
+    forward pass to the label loss ``loss_name``: the student keeps learning from the labels and learns the
+    teacher's margins on top (TAS-B-style dual supervision). Without it a KD run sees only the teacher, which
+    cannot lift a student that is already as good as its teacher. With ``infonce`` the KD term reads each
+    query's own group out of the in-batch matrix, so both terms cost one forward pass.
+    """
     loss_fn = build_loss(loss_name, **loss_kwargs)
     in_batch = loss_name == "infonce"
     needs_teacher = NEEDS_TEACHER[loss_name]
+    if kd_loss is not None:
+        if kd_loss not in NEEDS_TEACHER or not NEEDS_TEACHER[kd_loss]:
+            teachers = ", ".join(k for k, v in NEEDS_TEACHER.items() if v)
+            raise ValueError(f"kd loss {kd_loss!r} is not a teacher loss; choose one of {teachers}")
+        if needs_teacher:
+            raise ValueError(
+                f"--kd-loss adds a teacher term to a label loss; {loss_name!r} is a teacher loss"
+            )
+    kd_fn = build_loss(kd_loss) if kd_loss else None
 
     def step(model: Scorer, examples: list[dict[str, Any]]) -> tuple[torch.Tensor, dict[str, float]]:
         if in_batch and not model.supports_in_batch:
@@ -48,19 +75,29 @@ def ranking_step_fn(
         docs = [doc_texts[d] for ex in examples for d in ex["docnos"]]
         scores = model.group_scores(queries, docs, in_batch=in_batch).float()
         g = len(examples[0]["docnos"])
+        if (needs_teacher or kd_fn is not None) and "teacher" not in examples[0]:
+            raise ValueError(f"loss {kd_loss or loss_name!r} needs teacher scores (--teacher-scores FILE)")
+        teacher = (
+            torch.tensor([ex["teacher"] for ex in examples], dtype=torch.float32, device=scores.device)
+            if "teacher" in examples[0]
+            else None
+        )
         if needs_teacher:
-            if "teacher" not in examples[0]:
-                raise ValueError(f"loss {loss_name!r} needs teacher scores (--teacher-scores FILE)")
-            scores = scores * model.logit_scale  # the student's scores on the teacher's (logit) scale
-            targets = torch.tensor(
-                [ex["teacher"] for ex in examples], dtype=torch.float32, device=scores.device
-            )
+            # the student's scores on the teacher's (logit) scale
+            loss = loss_fn(scores * model.logit_scale, teacher)
         elif loss_name == "bce":
             targets = torch.zeros(len(examples), g, device=scores.device)
             targets[:, 0] = 1.0
+            loss = loss_fn(scores, targets)
         else:
-            targets = None
-        return loss_fn(scores, targets), {"tokens": float(model.tokens_seen - before)}
+            loss = loss_fn(scores, None)
+        stats = {"tokens": float(model.tokens_seen - before)}
+        if kd_fn is not None:
+            own = own_group_scores(scores, g) if in_batch else scores
+            kd = kd_fn(own * model.logit_scale, teacher)
+            stats.update(label_loss=float(loss.detach()), kd_loss=float(kd.detach()))
+            loss = loss + kd_weight * kd
+        return loss, stats
 
     return step
 

@@ -241,6 +241,9 @@ class Trainer:
             total=total, initial=start, desc="training", disable=not progress or self.rank != 0, unit="step"
         )
         t0, seen, tokens, window_loss, window_n = time.time(), 0, 0.0, 0.0, 0
+        window_parts: dict[
+            str, float
+        ] = {}  # loss components a step function reports (e.g. label_loss, kd_loss)
         stopped = False
         for step in range(start, total):
             micro = self.micro_batches(step)
@@ -253,6 +256,9 @@ class Trainer:
                 step_loss += float(loss.detach()) / len(micro)
                 seen += len(examples) * self.world_size
                 tokens += stats.get("tokens", 0.0) * self.world_size
+                for k, v in stats.items():
+                    if k.endswith("_loss"):
+                        window_parts[k] = window_parts.get(k, 0.0) + v / len(micro)
             D.average_gradients(params)
             if cfg.max_grad_norm:
                 torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
@@ -274,6 +280,8 @@ class Trainer:
                 }
                 if tokens:
                     entry["tokens_per_s"] = tokens / elapsed
+                entry.update({k: v / window_n for k, v in window_parts.items()})
+                window_parts = {}
                 state["history"].append(entry)
                 self._log(entry)
                 window_loss, window_n = 0.0, 0
