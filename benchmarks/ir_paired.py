@@ -3,6 +3,9 @@
 holds 0 is not established on these queries.
 
     python benchmarks/ir_paired.py runs/eval-bm25 runs/eval-ce [--metric ndcg@10] [--resamples 2000]
+
+A side may be several folders joined by commas (the folds of a cross-validation, disjoint queries): their
+per-query rows are pooled, so ``f1/bm25,f2/bm25 f1/ce,f2/ce`` compares on every query of both folds.
 """
 
 from __future__ import annotations
@@ -15,9 +18,21 @@ import numpy as np
 import polars as pl
 
 
+def per_query(side: Path | str) -> pl.DataFrame:
+    """The per-query rows of one folder, or of several comma-joined folders with disjoint queries."""
+    frames = [
+        pl.read_csv(Path(p) / "per_query.csv", schema_overrides={"qid": pl.String})
+        for p in str(side).split(",")
+    ]
+    table = pl.concat(frames, how="diagonal_relaxed")
+    if table["qid"].n_unique() != table.height:
+        raise SystemExit(f"{side}: the folders share queries; a side's folders must hold disjoint queries")
+    return table
+
+
 def paired(a: Path, b: Path, metric: str = "ndcg@10", resamples: int = 2000, seed: int = 0) -> dict:
     """B minus A per query (every judged query of both folders; they must hold the same queries)."""
-    ta, tb = (pl.read_csv(p / "per_query.csv", schema_overrides={"qid": pl.String}) for p in (a, b))
+    ta, tb = (per_query(p) for p in (a, b))
     if set(ta["qid"]) != set(tb["qid"]):
         raise SystemExit(f"{a} and {b} were evaluated on different queries")
     joined = ta.select("qid", metric).join(tb.select("qid", metric), on="qid", suffix="_b")
