@@ -302,6 +302,12 @@ def test_kd_loss_without_teacher_scores_is_an_error(
     assert result.exit_code == 2, result.output
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and "--teacher-scores" in lines[0]
+    result = invoke(
+        train_args(demo_dir, tiny_backbone, out, "--arch", "bi", "--loss", "infonce", "--kd-loss", "kl")
+    )
+    assert result.exit_code == 2 and "--kd-loss 'kl' needs --teacher-scores" in result.stderr
+    result = invoke(train_args(demo_dir, tiny_backbone, out, "--loss", "contrastive", "--kd-loss", "bce"))
+    assert result.exit_code == 2 and "not a teacher loss" in result.stderr
 
 
 def test_unknown_loss_or_architecture_is_an_error(

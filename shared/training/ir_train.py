@@ -103,6 +103,9 @@ def train_ranker(
         train, dev = split_dev(train, dev_fraction, config.seed)
     if spec.loss not in NEEDS_TEACHER:
         raise ValueError(f"unknown loss {spec.loss!r}; valid names: {', '.join(sorted(NEEDS_TEACHER))}")
+    if spec.kd_loss is not None and not NEEDS_TEACHER.get(spec.kd_loss, False):
+        teachers = ", ".join(k for k, v in NEEDS_TEACHER.items() if v)
+        raise ValueError(f"--kd-loss {spec.kd_loss!r} is not a teacher loss; choose one of {teachers}")
     needs_teacher = NEEDS_TEACHER[spec.loss] or spec.kd_loss is not None
     if groups_file:
         groups = read_groups(groups_file, need_teacher=needs_teacher)
@@ -110,7 +113,8 @@ def train_ranker(
         groups = groups.filter(~pl.col("qid").is_in(list(overlap)))  # never train on dev queries
     else:
         if needs_teacher:
-            raise ValueError(f"loss {spec.loss!r} needs --teacher-scores (a groups file scored by a teacher)")
+            what = f"--kd-loss {spec.kd_loss!r}" if spec.kd_loss else f"loss {spec.loss!r}"
+            raise ValueError(f"{what} needs --teacher-scores (a groups file scored by a teacher)")
         bm25_train = first_stage("bm25", train, k=depth).run
         groups = mine_groups(
             train, bm25_train, n_negatives or spec.group_size - 1, depth=depth, seed=config.seed
