@@ -19,7 +19,12 @@ from ranksuite.shared.models import Scorer, build_scorer, load_scorer
 from ranksuite.shared.retrieval.pipeline import first_stage
 from ranksuite.shared.training.config import TrainConfig
 from ranksuite.shared.training.groups import mine_groups, read_groups, write_groups
-from ranksuite.shared.training.ranking import group_examples, ranking_step_fn, rerank_evaluator
+from ranksuite.shared.training.ranking import (
+    check_kd_loss,
+    group_examples,
+    ranking_step_fn,
+    rerank_evaluator,
+)
 from ranksuite.shared.training.trainer import Trainer, TrainResult
 
 
@@ -103,9 +108,7 @@ def train_ranker(
         train, dev = split_dev(train, dev_fraction, config.seed)
     if spec.loss not in NEEDS_TEACHER:
         raise ValueError(f"unknown loss {spec.loss!r}; valid names: {', '.join(sorted(NEEDS_TEACHER))}")
-    if spec.kd_loss is not None and not NEEDS_TEACHER.get(spec.kd_loss, False):
-        teachers = ", ".join(k for k, v in NEEDS_TEACHER.items() if v)
-        raise ValueError(f"--kd-loss {spec.kd_loss!r} is not a teacher loss; choose one of {teachers}")
+    check_kd_loss(spec.loss, spec.kd_loss)  # before any mining or model loading
     needs_teacher = NEEDS_TEACHER[spec.loss] or spec.kd_loss is not None
     if groups_file:
         groups = read_groups(groups_file, need_teacher=needs_teacher)

@@ -39,6 +39,17 @@ def own_group_scores(scores: torch.Tensor, g: int) -> torch.Tensor:
     return scores.gather(1, cols)
 
 
+def check_kd_loss(loss_name: str, kd_loss: str | None) -> None:
+    """A ``kd_loss`` must be a teacher loss, added to a label loss (raises ``ValueError`` naming the choices)."""
+    if kd_loss is None:
+        return
+    if not NEEDS_TEACHER.get(kd_loss, False):
+        teachers = ", ".join(k for k, v in NEEDS_TEACHER.items() if v)
+        raise ValueError(f"--kd-loss {kd_loss!r} is not a teacher loss; choose one of {teachers}")
+    if NEEDS_TEACHER.get(loss_name, False):
+        raise ValueError(f"--kd-loss adds a teacher term to a label loss; {loss_name!r} is a teacher loss")
+
+
 def ranking_step_fn(
     loss_name: str,
     doc_texts: dict[str, str],
@@ -57,14 +68,7 @@ def ranking_step_fn(
     loss_fn = build_loss(loss_name, **loss_kwargs)
     in_batch = loss_name == "infonce"
     needs_teacher = NEEDS_TEACHER[loss_name]
-    if kd_loss is not None:
-        if kd_loss not in NEEDS_TEACHER or not NEEDS_TEACHER[kd_loss]:
-            teachers = ", ".join(k for k, v in NEEDS_TEACHER.items() if v)
-            raise ValueError(f"kd loss {kd_loss!r} is not a teacher loss; choose one of {teachers}")
-        if needs_teacher:
-            raise ValueError(
-                f"--kd-loss adds a teacher term to a label loss; {loss_name!r} is a teacher loss"
-            )
+    check_kd_loss(loss_name, kd_loss)
     kd_fn = build_loss(kd_loss) if kd_loss else None
 
     def step(model: Scorer, examples: list[dict[str, Any]]) -> tuple[torch.Tensor, dict[str, float]]:

@@ -241,9 +241,8 @@ class Trainer:
             total=total, initial=start, desc="training", disable=not progress or self.rank != 0, unit="step"
         )
         t0, seen, tokens, window_loss, window_n = time.time(), 0, 0.0, 0.0, 0
-        window_parts: dict[
-            str, float
-        ] = {}  # loss components a step function reports (e.g. label_loss, kd_loss)
+        # loss components a step function reports (e.g. label_loss, kd_loss), averaged per log window
+        window_parts: dict[str, float] = {}
         stopped = False
         for step in range(start, total):
             micro = self.micro_batches(step)
