@@ -63,6 +63,8 @@ def orm_run(
             "--max-length",
             "64",
             "--result-preview",
+            "--gold-edits",
+            "2",
             "--out",
             str(run),
         ],
@@ -101,6 +103,8 @@ def test_train_and_evaluate_cli_on_unseen_databases(orm_run, shared_data: Path, 
     assert metrics["oracle"]["ex"] >= metrics["orm_vote"]["ex"]
     meta = json.loads((run / "model" / "ranksuite.json").read_text())
     assert meta["sql_orm"] == {"kind": "cross", "schema_chars": 700, "result_preview": True}
+    training = meta["training"]
+    assert training["gold_edits"] == 2 and sum(training["edit_kinds"].values()) > 0
     # a model evaluated on a database it was trained on is refused
     res = runner.invoke(
         app,

@@ -190,6 +190,11 @@ def train(
         None,
         help="evaluate checkpoints on at most this many dev questions (a seeded sample of those a score can decide; the LM ORM is slow)",
     ),
+    gold_edits: int = typer.Option(
+        0,
+        help="also learn from each training question's gold SQL against up to this many one-token edits of it "
+        "(another aggregate, comparison, column, ...) whose result differs when run: near-miss negatives; 0 = off",
+    ),
 ) -> None:
     """Train an outcome reward model on (correct, incorrect) candidate pairs of the training databases; one
     training database is kept aside as dev set for best-checkpoint selection (by within-question pairwise
@@ -232,6 +237,7 @@ def train(
         result_preview=result_preview,
         lora="default" if lora else None,
         dev_questions=dev_questions,
+        gold_edits=gold_edits,
     )
     summary = {
         "model": str(result.model_dir),

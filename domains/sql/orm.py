@@ -30,6 +30,7 @@ import polars as pl
 
 from ranksuite.domains.sql.data import SqlDataset, schema_text
 from ranksuite.domains.sql.labels import label_candidates
+from ranksuite.domains.sql.perturb import edit_counts, gold_negatives, gold_pairs
 from ranksuite.domains.sql.select import build_pools, contested, evaluate_selectors
 from ranksuite.shared.device import seed_everything
 from ranksuite.shared.models import CrossEncoder, load_scorer
@@ -202,6 +203,7 @@ def train_orm(
     result_preview: bool = False,
     lora: Any = "default",
     dev_questions: int | None = None,
+    gold_edits: int = 0,
 ) -> TrainResult:
     """Fine-tune an ORM on the candidates of ``train_dbs``; ``dev_dbs`` pick the best checkpoint (by
     :func:`pair_accuracy`; ORM-BoN and ORM-vote EX are logged beside it).
@@ -209,7 +211,9 @@ def train_orm(
     The kind follows the backbone: ``smollm2`` or a causal-LM folder gives GradeSQL's LM ORM (``lora``: a
     :class:`~ranksuite.shared.models.causal_lm.LoraSpec`, ``"default"`` = GradeSQL's, or None = full fine-tuning);
     anything else a cross-encoder. ``dev_questions`` caps the dev set where scoring is slow: a seeded sample of the
-    dev questions whose choice a score can change (``select.contested``).
+    dev questions whose choice a score can change (``select.contested``). ``gold_edits`` > 0 adds, for every
+    training question, (gold SQL, edit) pairs with up to that many execution-checked one-token edits of the gold
+    (``perturb.py``): near-miss negatives for the questions whose pools hold no wrong candidate.
     """
     from ranksuite.domains.sql.orm_lm import LmOrm, is_causal_lm, lm_step_fn
     from ranksuite.shared.models.causal_lm import LoraSpec
@@ -231,6 +235,12 @@ def train_orm(
     queries = orm_queries(dataset, kind, settings["schema_chars"])
     train = labelled.filter(pl.col("db_id").is_in(list(train_dbs)))
     examples, texts = balanced_pairs(train, queries, seed=config.seed, result_preview=result_preview)
+    edit_kinds: dict[str, int] = {}
+    if gold_edits > 0:
+        edited = gold_negatives(dataset, train["question_id"].unique().to_list(), gold_edits, config.seed)
+        examples += gold_pairs(edited, queries)
+        texts.update(candidate_texts(edited, result_preview))
+        edit_kinds = edit_counts(edited)
     dev = labelled.filter(pl.col("db_id").is_in(list(dev_dbs)))
     if dev_questions and dev.height:  # a seeded sample of the questions whose choice a score can change
         ids = contested(build_pools(dev))
@@ -253,6 +263,8 @@ def train_orm(
         "dev_dbs": list(dev_dbs),
         "dev_questions": len(dev_pools),
         "pairs": len(examples),
+        "gold_edits": gold_edits,
+        "edit_kinds": edit_kinds,
         "loss": loss,
         "schema_chars": settings["schema_chars"],
         "result_preview": result_preview,
