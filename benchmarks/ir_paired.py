@@ -14,8 +14,9 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import polars as pl
+
+from ranksuite.shared.metrics.paired import paired_bootstrap
 
 
 def per_query(side: Path | str) -> pl.DataFrame:
@@ -36,22 +37,8 @@ def paired(a: Path, b: Path, metric: str = "ndcg@10", resamples: int = 2000, see
     if set(ta["qid"]) != set(tb["qid"]):
         raise SystemExit(f"{a} and {b} were evaluated on different queries")
     joined = ta.select("qid", metric).join(tb.select("qid", metric), on="qid", suffix="_b")
-    diff = (joined[f"{metric}_b"] - joined[metric]).to_numpy()
-    rng = np.random.default_rng(seed)
-    boots = diff[rng.integers(0, len(diff), size=(resamples, len(diff)))].mean(axis=1)
-    lo, hi = np.percentile(boots, [2.5, 97.5])
-    return {
-        "a": str(a),
-        "b": str(b),
-        "metric": metric,
-        "queries": len(diff),
-        "mean_a": float(joined[metric].mean()),
-        "mean_b": float(joined[f"{metric}_b"].mean()),
-        "diff": float(diff.mean()),
-        "ci95": [float(lo), float(hi)],
-        "b_wins": int((diff > 0).sum()),
-        "a_wins": int((diff < 0).sum()),
-    }
+    res = paired_bootstrap(joined[metric].to_numpy(), joined[f"{metric}_b"].to_numpy(), resamples, seed)
+    return {"a": str(a), "b": str(b), "metric": metric, "queries": res.pop("units"), **res}
 
 
 def main() -> None:
