@@ -3,7 +3,7 @@ pick and beside each other, with 95% bootstrap intervals over problems (2,000 re
 
     python benchmarks/code_paired.py runs/code7/split-classifier-he-cg16b-full runs/code7/split-rankef-he-cg16b-full
 
-Each argument is a `code evaluate --out` folder (its ``scores.parquet``); all must hold the same candidates.
+Each argument is a `code evaluate --out` folder (its ``scores.jsonl``, or the ``scores.parquet`` of ``code_rankers.py``); all must hold the same candidates.
 Writes JSON to stdout (and to --out when given).
 """
 
@@ -23,7 +23,9 @@ from ranksuite.shared.metrics.paired import paired_bootstrap
 
 def per_problem(folder: Path) -> pl.DataFrame:
     """key -> ranked pass@1 of this folder's scores, and the random pick's expected pass@1."""
-    df = pl.read_parquet(folder / "scores.parquet")
+    parquet = folder / "scores.parquet"  # benchmarks/code_rankers.py writes Parquet, `code evaluate` JSONL
+    df = pl.read_parquet(parquet) if parquet.exists() else pl.read_ndjson(folder / "scores.jsonl")
+    df = df if "key" in df.columns else df.rename({"task_id": "key"})
     rows = []
     for (key,), g in df.group_by("key", maintain_order=True):
         passed = g["passed"].to_numpy()
