@@ -2,7 +2,8 @@
 
 For every folder (its ``scores.parquet`` names the candidates that were evaluated) and for all of them pooled, the
 EX of every selector and the per-question paired differences orm_vote - maj_tier, orm_vote - maj, orm - maj and
-orm - ex_bon: mean, questions better / worse, and a 95% bootstrap interval (2,000 resamples of questions, seed 0).
+orm - ex_bon: mean, questions better / worse, and a 95% bootstrap interval (2,000 resamples of questions, seed 0;
+`shared/metrics/paired.py`, as every benchmark).
 Labels are recomputed by executing the candidates (a few seconds for Spider dev).
 
     python benchmarks/sql_selectors_paired.py runs/sql/orm-f0-prev-last/eval runs/sql/orm-f1-prev-last/eval
@@ -16,7 +17,6 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from ranksuite.domains.sql.data import load_sql_dir
@@ -31,6 +31,7 @@ from ranksuite.domains.sql.select import (
     select_orm,
     select_orm_vote,
 )
+from ranksuite.shared.metrics.paired import paired_bootstrap
 
 ROOT = Path(__file__).resolve().parents[1]
 p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -58,16 +59,17 @@ def report(name: str, pools, smap) -> dict:
     res = {k: round(v["ex"], 4) for k, v in evaluate_selectors(pools, smap).items()}
     out = {"questions": len(pools), "ex": res, "paired": {}}
     print(f"{name}: {len(pools)} questions  " + "  ".join(f"{k} {v:.4f}" for k, v in res.items()))
-    rng = np.random.default_rng(0)
-    for label, (a, b) in PAIRS.items():
-        d = np.array([expected_correct(q, a(q, smap)) - expected_correct(q, b(q, smap)) for q in pools])
-        boots = [d[rng.integers(0, len(d), len(d))].mean() for _ in range(2000)]
-        lo, hi = np.percentile(boots, [2.5, 97.5])
-        better, worse = int((d > 1e-9).sum()), int((d < -1e-9).sum())
-        out["paired"][label] = {"mean": round(float(d.mean()), 4), "better": better, "worse": worse,
-                                "ci95": [round(float(lo), 4), round(float(hi), 4)]}  # fmt: skip
+    for label, (new, base) in PAIRS.items():  # label = "new - base"
+        # rounded so that two selectors' equal expected scores (fractions of a tie) count as a tie, not a win
+        base_ex = [round(expected_correct(q, base(q, smap)), 9) for q in pools]
+        new_ex = [round(expected_correct(q, new(q, smap)), 9) for q in pools]
+        r = paired_bootstrap(base_ex, new_ex)
+        lo, hi = r["ci95"]
+        out["paired"][label] = {"mean": round(r["diff"], 4), "better": r["b_wins"], "worse": r["a_wins"],
+                                "ci95": [round(lo, 4), round(hi, 4)]}  # fmt: skip
         print(
-            f"   {label:20s} {d.mean():+.4f}  better {better:3d} worse {worse:3d}  95% CI [{lo:+.4f}, {hi:+.4f}]"
+            f"   {label:20s} {r['diff']:+.4f}  better {r['b_wins']:3d} worse {r['a_wins']:3d}"
+            f"  95% CI [{lo:+.4f}, {hi:+.4f}]"
         )
     return out
 
